@@ -1,0 +1,194 @@
+# mazero build. `make help` lists the targets.
+#
+#   make            ./mazero, CPU backend (OpenMP + OpenBLAS)
+#   make CUDA=1     ./mazero with the CUDA backend as well (nvcc, cuBLAS, Thrust)
+#   make emu        the test binary, with the CUDA backend built by the host
+#                   C++ compiler against src/cuda_emu.h (device emulation)
+#   make test       CPU tests + emulated-CUDA parity tests + CLI tests
+#   make asan       the same suite under AddressSanitizer + UBSan
+#   make bench      backend micro-benchmarks (table + bench/results/*.json)
+#   make deps       apt-get the Debian packages that are missing
+#
+# Knobs: ARCH=native (default x86-64-v2 on x86_64), WERROR=1, CUDA_HOME=...,
+#        CUDA_ARCHS="80 90", NO_OMP=1.
+
+CC ?= cc
+CXX ?= c++
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+ifeq ($(origin CXX),default)
+CXX := g++
+endif
+
+BUILD := build
+CUDA ?= 0
+CUDA_HOME ?= /usr/local/cuda
+CUDA_ARCHS ?= 80 90
+
+# ---- features ---------------------------------------------------------------
+
+NVCC := $(shell command -v nvcc 2>/dev/null || { test -x $(CUDA_HOME)/bin/nvcc && echo $(CUDA_HOME)/bin/nvcc; })
+ifneq ($(NVCC),)
+CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+endif
+HAVE_OMP := $(if $(NO_OMP),,$(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo yes))
+HAVE_BLAS := $(shell echo '\#include <cblas.h>' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
+# Thrust for the emulation build: the CUDA toolkit's CCCL if present, else
+# Debian's libthrust-dev (installed by `make deps` on machines without CUDA).
+THRUST_INC := $(firstword $(wildcard $(CUDA_HOME)/include/cccl/thrust/version.h $(CUDA_HOME)/include/thrust/version.h))
+THRUST_INC := $(if $(THRUST_INC),$(patsubst %/thrust/version.h,%,$(THRUST_INC)),/usr/include)
+
+ifeq ($(MAKELEVEL),0)
+ifneq ($(filter-out clean help deps,$(or $(MAKECMDGOALS),all)),)
+$(info $(if $(NVCC),✓ nvcc: $(NVCC) (CUDA backend: $(if $(filter 1,$(CUDA)),building,make CUDA=1)),✗ nvcc not found: CUDA backend skipped (emulation tests still run)))
+$(info $(if $(HAVE_OMP),✓ OpenMP,✗ OpenMP not available: CPU backend runs single-threaded))
+$(info $(if $(HAVE_BLAS),✓ BLAS: OpenBLAS (cblas.h),✗ BLAS headers missing: make deps installs libopenblas-dev))
+endif
+endif
+
+ifeq ($(CUDA),1)
+ifeq ($(NVCC),)
+$(error CUDA=1 but nvcc was found neither on PATH nor in $(CUDA_HOME)/bin)
+endif
+endif
+
+# ---- flags ------------------------------------------------------------------
+
+ifeq ($(shell uname -m),x86_64)
+ARCH ?= x86-64-v2
+endif
+ARCH_FLAG := $(if $(ARCH),-march=$(ARCH))
+OMP_FLAG := $(if $(HAVE_OMP),-fopenmp,-Wno-unknown-pragmas)
+WERROR_FLAG := $(if $(filter 1,$(WERROR)),-Werror)
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+CPPFLAGS := -I. -D_POSIX_C_SOURCE=200809L -DMZ_GIT_REV='"$(GIT_REV)"' -MMD -MP
+CFLAGS := -std=c11 -O2 -g $(ARCH_FLAG) $(OMP_FLAG) -Wall -Wextra -Wshadow -Wstrict-prototypes $(WERROR_FLAG)
+CXXFLAGS_EMU := -std=c++17 -O2 -g $(ARCH_FLAG) $(OMP_FLAG) -Wall -Wextra $(WERROR_FLAG) \
+                -DMZ_CUDA_EMU -DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_CPP -isystem $(THRUST_INC)
+LINKFLAGS := -g $(ARCH_FLAG) $(OMP_FLAG)
+LDLIBS := -lopenblas -lcjson -lcurl -lm -lpthread
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+                -gencode arch=compute_$(lastword $(CUDA_ARCHS)),code=compute_$(lastword $(CUDA_ARCHS))
+NVCCFLAGS := -std=c++17 -O2 -g $(NVCC_GENCODE) -Xcompiler -Wall,-Wextra,$(OMP_FLAG) \
+             $(if $(filter 1,$(WERROR)),-Werror all-warnings -Xcompiler -Werror)
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt
+
+# ---- sources ----------------------------------------------------------------
+
+LIB_C := src/check.c src/backend.c src/backend_cpu.c src/config.c src/config_schema.c \
+         src/cli.c bench/bench_backend.c
+MAIN_C := src/main.c
+CUDA_CU := src/backend_cuda.cu src/backend_cuda_thrust.cu
+EMU_C := src/cuda_emu_runtime.c
+NOCUDA_C := src/backend_nocuda.c
+TEST_C := $(wildcard tests/test_*.c)
+TEST_CU := tests/emu_probe.cu
+
+obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(filter %.c,$(2))) $(patsubst %.cu,$(BUILD)/$(1)/%.cu.o,$(filter %.cu,$(2)))
+
+BIN := mazero
+TEST_BIN := $(BUILD)/rel/mazero_tests
+ASAN_BIN := $(BUILD)/asan/mazero
+ASAN_TEST_BIN := $(BUILD)/asan/mazero_tests
+
+ifeq ($(CUDA),1)
+BIN_OBJ := $(call obj,rel,$(LIB_C) $(MAIN_C)) $(call obj,cuda,$(CUDA_CU))
+BIN_LINK := $(CUDA_LIBS)
+BIN_LD := $(CXX)
+else
+BIN_OBJ := $(call obj,rel,$(LIB_C) $(MAIN_C) $(NOCUDA_C))
+BIN_LINK :=
+BIN_LD := $(CC)
+endif
+TEST_OBJ := $(call obj,rel,$(LIB_C) $(EMU_C) $(TEST_C)) $(call obj,emu,$(CUDA_CU) $(TEST_CU))
+ASAN_BIN_OBJ := $(call obj,asan,$(LIB_C) $(MAIN_C) $(NOCUDA_C))
+ASAN_TEST_OBJ := $(call obj,asan,$(LIB_C) $(EMU_C) $(TEST_C)) $(call obj,asan-emu,$(CUDA_CU) $(TEST_CU))
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+DEB_PACKAGES := build-essential libcjson-dev libcurl4-openssl-dev libopenblas-dev libcmocka-dev \
+                $(if $(wildcard $(CUDA_HOME)/include/cccl/thrust $(CUDA_HOME)/include/thrust),,libthrust-dev)
+
+.PHONY: all emu test asan bench deps clean help
+.DEFAULT_GOAL := all
+
+all: $(BIN)
+
+# Switching between `make` and `make CUDA=1` must relink ./mazero even when
+# no object changed: the stamp of the flavour built last is the only one kept.
+FLAVOUR_STAMP := $(BUILD)/.flavour-cuda$(CUDA)
+$(FLAVOUR_STAMP):
+	@mkdir -p $(@D) && rm -f $(BUILD)/.flavour-* && touch $@
+
+$(BIN): $(BIN_OBJ) $(FLAVOUR_STAMP)
+	$(BIN_LD) $(LINKFLAGS) $(filter %.o,$^) -o $@ $(BIN_LINK) $(LDLIBS)
+
+emu: $(TEST_BIN)
+
+$(TEST_BIN): $(TEST_OBJ)
+	$(CXX) $(LINKFLAGS) $^ -o $@ -lcmocka $(LDLIBS)
+
+test: $(BIN) $(TEST_BIN)
+	@tests/run_all.sh $(TEST_BIN) ./$(BIN)
+
+$(ASAN_BIN): $(ASAN_BIN_OBJ)
+	$(CC) $(LINKFLAGS) $(SAN) $^ -o $@ $(LDLIBS)
+
+$(ASAN_TEST_BIN): $(ASAN_TEST_OBJ)
+	$(CXX) $(LINKFLAGS) $(SAN) $^ -o $@ -lcmocka $(LDLIBS)
+
+asan: $(ASAN_BIN) $(ASAN_TEST_BIN)
+	@ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  tests/run_all.sh $(ASAN_TEST_BIN) $(ASAN_BIN)
+
+bench: $(BIN)
+	@mkdir -p bench/results
+	./$(BIN) bench backend --json bench/results/backend.json
+
+# ---- objects ----------------------------------------------------------------
+
+$(BUILD)/rel/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c $< -o $@
+
+$(BUILD)/emu/%.cu.o: %.cu | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS_EMU) -x c++ -c $< -o $@
+
+$(BUILD)/asan-emu/%.cu.o: %.cu | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS_EMU) $(SAN) -x c++ -c $< -o $@
+
+$(BUILD)/cuda/%.cu.o: %.cu | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(NVCC) -I. -DMZ_GIT_REV='"$(GIT_REV)"' -MMD -MP $(NVCCFLAGS) -c $< -o $@
+
+# ---- dependencies -------------------------------------------------------------
+
+$(DEPS_STAMP):
+	@$(MAKE) --no-print-directory deps
+	@mkdir -p $(@D) && touch $@
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	echo "deps: installing$$missing"; \
+	sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing
+
+clean:
+	rm -rf $(BUILD) $(BIN)
+
+help:
+	@sed -n '1,16p' Makefile | sed 's/^# \{0,1\}//'
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,269 @@
+/* The `mazero` command line. Every path returns an exit status; nothing here
+ * calls exit(), so tests can drive it in-process. */
+#include "src/cli.h"
+
+#include <cblas.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench_backend.h"
+#include "src/backend.h"
+#include "src/check.h"
+#include "src/config.h"
+
+#ifndef MZ_GIT_REV
+#define MZ_GIT_REV "unknown"
+#endif
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    const char *usage; /* shown by `mazero NAME --help` */
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command *find_command(const char *name);
+static void print_usage(FILE *f);
+
+/* Arguments after the command: options, CONFIG, key=value overrides. */
+typedef struct {
+    const char *config_path;
+    char **overrides;
+    int n_overrides;
+    bool quiet, schema, markdown;
+    const char *json_path;
+    const char *positional; /* bench: what to benchmark */
+} cli_args;
+
+/* Is `arg` one of the space-separated options in `allowed`? */
+static bool option_allowed(const char *allowed, const char *arg) {
+    size_t n = strlen(arg);
+    for (const char *p = allowed; (p = strstr(p, arg)) != NULL; p += n)
+        if ((p == allowed || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return true;
+    return false;
+}
+
+/* Parses argv[1..] of a command. Returns -1 to go on, else an exit status
+ * (0 after --help, 2 on bad usage). `allowed` lists the options taken. */
+static int parse_args(const command *cmd, int argc, char **argv, const char *allowed, bool wants_config,
+                      cli_args *a) {
+    memset(a, 0, sizeof *a);
+    a->overrides = argv + 1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            printf("%s", cmd->usage);
+            return 0;
+        }
+        if (arg[0] == '-' && arg[1] != '\0') {
+            bool known = option_allowed(allowed, arg);
+            if (known && !strcmp(arg, "--quiet")) a->quiet = true;
+            else if (known && !strcmp(arg, "--schema")) a->schema = true;
+            else if (known && !strcmp(arg, "--markdown")) a->markdown = true;
+            else if (known && !strcmp(arg, "--json") && i + 1 < argc) a->json_path = argv[++i];
+            else {
+                fprintf(stderr, "mazero %s: %s '%s'\n", cmd->name,
+                        known ? "option needs a value:" : "unknown option", arg);
+                fprintf(stderr, "run 'mazero %s --help' for usage\n", cmd->name);
+                return MZ_EXIT_USAGE;
+            }
+            continue;
+        }
+        if (strchr(arg, '=')) {
+            a->overrides[a->n_overrides++] = argv[i]; /* compacted in place, order kept */
+            continue;
+        }
+        if (wants_config && !a->config_path) {
+            a->config_path = arg;
+        } else if (!wants_config && !a->positional) {
+            a->positional = arg;
+        } else {
+            fprintf(stderr, "mazero %s: unexpected argument '%s' (overrides are key=value)\n", cmd->name, arg);
+            fprintf(stderr, "run 'mazero %s --help' for usage\n", cmd->name);
+            return MZ_EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
+/* Loads the config and reports problems; -1 to go on, else an exit status. */
+static int load_config(const cli_args *a, mz_config *cfg) {
+    char err[4096];
+    int rc = mz_config_load(cfg, a->config_path, a->n_overrides, a->overrides, err, sizeof err);
+    if (rc == 0) return -1;
+    for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n")) fprintf(stderr, "mazero: %s\n", line);
+    return rc;
+}
+
+static int open_backend(const mz_config *cfg, mz_backend **be, char *chosen, size_t chosen_len) {
+    char err[512];
+    int rc = mz_backend_open(cfg->device, (int)cfg->threads, be, chosen, chosen_len, err, sizeof err);
+    if (rc != 0) fprintf(stderr, "mazero: %s\n", err);
+    return rc;
+}
+
+/* ---- commands ---------------------------------------------------------------- */
+
+static int cmd_train_or_eval(int argc, char **argv) {
+    const command *cmd = find_command(argv[0]);
+    cli_args a;
+    int rc = parse_args(cmd, argc, argv, "--quiet", true, &a);
+    if (rc >= 0) return rc;
+    if (!a.config_path) {
+        fprintf(stderr, "mazero %s: missing CONFIG (e.g. configs/default.json)\n%s", cmd->name, cmd->usage);
+        return MZ_EXIT_USAGE;
+    }
+    mz_config cfg;
+    if ((rc = load_config(&a, &cfg)) >= 0) return rc;
+    mz_backend *be = NULL;
+    char chosen[512];
+    if ((rc = open_backend(&cfg, &be, chosen, sizeof chosen)) != 0) return rc;
+    printf("mazero %s: device %s\n", cmd->name, chosen);
+    if (!a.quiet) {
+        char *json = mz_config_to_json(&cfg);
+        printf("resolved config:\n%s\n", json);
+        free(json);
+    }
+    be->destroy(be);
+    fprintf(stderr,
+            "mazero %s: the config and device are valid, but %s is not built yet "
+            "(see the status section of README.md)\n",
+            cmd->name, !strcmp(cmd->name, "train") ? "training" : "evaluation");
+    return MZ_EXIT_RUNTIME;
+}
+
+static int cmd_config(int argc, char **argv) {
+    cli_args a;
+    int rc = parse_args(find_command("config"), argc, argv, "--schema --markdown", true, &a);
+    if (rc >= 0) return rc;
+    if (a.schema) {
+        mz_config_print_schema(stdout, a.markdown);
+        return 0;
+    }
+    mz_config cfg;
+    if ((rc = load_config(&a, &cfg)) >= 0) return rc;
+    char *json = mz_config_to_json(&cfg);
+    printf("%s\n", json);
+    free(json);
+    return 0;
+}
+
+static int cmd_bench(int argc, char **argv) {
+    const command *cmd = find_command("bench");
+    cli_args a;
+    int rc = parse_args(cmd, argc, argv, "--json", false, &a);
+    if (rc >= 0) return rc;
+    if (!a.positional || strcmp(a.positional, "backend") != 0) {
+        fprintf(stderr, "mazero bench: %s%s%s\n%s", a.positional ? "unknown benchmark '" : "missing benchmark name",
+                a.positional ? a.positional : "", a.positional ? "'" : "", cmd->usage);
+        return MZ_EXIT_USAGE;
+    }
+    mz_config cfg;
+    if ((rc = load_config(&a, &cfg)) >= 0) return rc;
+    mz_backend *be = NULL;
+    char chosen[512];
+    if ((rc = open_backend(&cfg, &be, chosen, sizeof chosen)) != 0) return rc;
+    rc = mz_bench_backend(be, chosen, a.json_path);
+    be->destroy(be);
+    return rc;
+}
+
+static int cmd_version(int argc, char **argv) {
+    cli_args a;
+    int rc = parse_args(find_command("version"), argc, argv, "", false, &a);
+    if (rc >= 0) return rc;
+    if (a.positional) {
+        fprintf(stderr, "mazero version: unexpected argument '%s'\n", a.positional);
+        return MZ_EXIT_USAGE;
+    }
+    char reason[256] = "";
+    bool cuda = mz_cuda_compiled();
+    printf("mazero %s (git %s)\n", MZ_VERSION, MZ_GIT_REV);
+#ifdef _OPENMP
+    printf("cpu backend: OpenMP %d, %s\n", _OPENMP, openblas_get_config());
+#else
+    printf("cpu backend: no OpenMP, %s\n", openblas_get_config());
+#endif
+    if (!cuda) {
+        printf("cuda backend: not compiled (make CUDA=1)\n");
+    } else if (mz_cuda_probe(0, reason, sizeof reason) == 0) {
+        printf("cuda backend: compiled, device 0 usable\n");
+    } else {
+        printf("cuda backend: compiled, not usable here: %s\n", reason);
+    }
+    return 0;
+}
+
+static const command commands[] = {
+    {"train", "train on a config (sync or async mode)",
+     "usage: mazero train CONFIG [key=value ...] [--quiet]\n"
+     "\n"
+     "Loads CONFIG (JSON), applies the key=value overrides, checks both against\n"
+     "the schema ('mazero config --schema'), opens the device and trains.\n"
+     "  --quiet   do not print the resolved config\n"
+     "example: mazero train configs/default.json device=cpu seed=3\n",
+     cmd_train_or_eval},
+    {"eval", "evaluate a checkpoint",
+     "usage: mazero eval CONFIG [key=value ...] [--quiet]\n"
+     "\n"
+     "Evaluates the policy a CONFIG describes (not built yet: see README status).\n",
+     cmd_train_or_eval},
+    {"bench", "benchmarks: backend",
+     "usage: mazero bench backend [key=value ...] [--json PATH]\n"
+     "\n"
+     "backend   gemm GFLOP/s, element-wise GB/s, reductions and RNG throughput\n"
+     "          on the configured device (device=cpu|cuda|auto, threads=N)\n"
+     "  --json PATH   also write the rows as JSON\n",
+     cmd_bench},
+    {"config", "print the resolved config, or the schema",
+     "usage: mazero config CONFIG [key=value ...]\n"
+     "       mazero config --schema [--markdown]\n"
+     "\n"
+     "Prints CONFIG with every default filled in and the overrides applied, as\n"
+     "JSON; exits 2 naming the key and value at fault if anything is wrong.\n"
+     "  --schema     list every key: type, default, allowed values, meaning\n"
+     "  --markdown   the schema as a Markdown table (as in README.md)\n",
+     cmd_config},
+    {"version", "print version and build features", "usage: mazero version\n", cmd_version},
+};
+
+#define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static const command *find_command(const char *name) {
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(commands[i].name, name)) return &commands[i];
+    return NULL;
+}
+
+static void print_usage(FILE *f) {
+    fprintf(f, "mazero %s: model-based multi-agent RL (MuZero family) on CPU and CUDA\n\n", MZ_VERSION);
+    fprintf(f, "usage: mazero COMMAND [args]   (mazero COMMAND --help for each)\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nexit status: 0 success, 1 runtime failure, 2 bad usage, config or input\n");
+}
+
+int mz_cli_main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return MZ_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "--version")) name = "version";
+    const command *cmd = find_command(name);
+    if (!cmd) {
+        fprintf(stderr, "mazero: unknown %s '%s'\n\n", name[0] == '-' ? "option" : "command", name);
+        print_usage(stderr);
+        return MZ_EXIT_USAGE;
+    }
+    char *saved = argv[1];
+    argv[1] = (char *)cmd->name; /* commands see their canonical name as argv[0] */
+    int rc = cmd->run(argc - 1, argv + 1);
+    argv[1] = saved;
+    return rc;
+}

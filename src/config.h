@@ -1,0 +1,84 @@
+/* Run configuration: one JSON file, checked against the schema table in
+ * src/config_schema.c (type, default, range or enum, help for every key),
+ * then `section.key=value` overrides from the command line, checked the same
+ * way. The schema table is the only list of keys: defaults, validation, the
+ * resolved JSON and the README's reference all come from it. */
+#ifndef MZ_CONFIG_H
+#define MZ_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define MZ_CFG_STR 128
+
+typedef enum { MZ_MODE_SYNC = 0, MZ_MODE_ASYNC = 1 } mz_mode;
+typedef enum { MZ_ALGO_MAZERO = 0, MZ_ALGO_IPPO = 1, MZ_ALGO_MAPPO = 2 } mz_algo;
+typedef enum { MZ_SEARCH_MUZERO = 0, MZ_SEARCH_GUMBEL_MUZERO = 1 } mz_search_policy;
+typedef enum { MZ_SEARCH_INDEPENDENT = 0, MZ_SEARCH_JOINT = 1, MZ_SEARCH_SAMPLED = 2 } mz_search_mode;
+
+typedef struct {
+    char device[MZ_CFG_STR]; /* auto | cpu | cuda | cuda:N */
+    int64_t seed;
+    int64_t threads; /* CPU threads, 0 = all cores */
+    int mode;        /* mz_mode */
+    int algo;        /* mz_algo */
+    int64_t total_env_steps;
+    struct {
+        char name[MZ_CFG_STR];
+        char scenario[MZ_CFG_STR];
+        int64_t num_envs;
+        int64_t max_steps;
+    } env;
+    struct {
+        int policy; /* mz_search_policy */
+        int mode;   /* mz_search_mode */
+        int64_t num_simulations;
+    } mcts;
+    struct {
+        char dir[MZ_CFG_STR];
+        int64_t interval_steps;
+    } log;
+} mz_config;
+
+typedef enum { MZ_CFG_INT, MZ_CFG_FLOAT, MZ_CFG_BOOL, MZ_CFG_STRING, MZ_CFG_ENUM } mz_cfg_type;
+
+typedef struct {
+    const char *key; /* dotted path: "mcts.num_simulations" */
+    mz_cfg_type type;
+    size_t offset; /* into mz_config */
+    size_t size;   /* strings: buffer size */
+    const char *def; /* default, written as on the command line */
+    double min, max; /* int and float */
+    const char *choices; /* enum: "sync|async"; stored as the index */
+    /* strings: NULL if `text` is acceptable, else what was expected */
+    const char *(*check)(const char *text);
+    const char *help;
+} mz_cfg_key;
+
+extern const mz_cfg_key mz_config_schema[];
+extern const int mz_config_schema_len;
+
+void mz_config_defaults(mz_config *cfg);
+
+/* Defaults, then the file at `path` (NULL: none), then the overrides. Returns
+ * 0, or 2 (MZ_EXIT_USAGE) with every problem found in `err`, one per line,
+ * each naming the file or "command line", the key and the value at fault. */
+int mz_config_load(mz_config *cfg, const char *path, int n_overrides, char *const *overrides, char *err,
+                   size_t err_len);
+
+/* The same from JSON text in memory; `source` names it in messages. */
+int mz_config_load_text(mz_config *cfg, const char *source, const char *text, size_t len, int n_overrides,
+                        char *const *overrides, char *err, size_t err_len);
+
+/* The resolved config as pretty JSON (every key); caller frees. */
+char *mz_config_to_json(const mz_config *cfg);
+
+/* The schema as a Markdown table (README) or aligned text. */
+void mz_config_print_schema(FILE *f, bool markdown);
+
+/* Name of an enum value, e.g. mz_config_enum_name("mode", cfg->mode). */
+const char *mz_config_enum_name(const char *key, int value);
+
+#endif

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The command line as a user meets it: exit codes, one-line reasons, the
+# README's config reference in sync with the schema.
+# usage: tests/test_cli.sh MAZERO_BINARY   (run from the repository root)
+set -u
+mazero=$1
+pass=0
+fail=0
+out=$(mktemp)
+err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+# expect CODE "stderr or stdout substring" -- ARGS...
+expect() {
+    local code=$1 want=$2
+    shift 3
+    "$mazero" "$@" >"$out" 2>"$err" </dev/null
+    local rc=$?
+    if [ "$rc" -eq "$code" ] && { [ -z "$want" ] || grep -qF -- "$want" "$out" "$err"; }; then
+        pass=$((pass + 1))
+        echo "ok   mazero $* -> $rc"
+    else
+        fail=$((fail + 1))
+        echo "FAIL mazero $*: want exit $code and '$want', got exit $rc"
+        sed 's/^/     stdout: /' "$out" | head -5
+        sed 's/^/     stderr: /' "$err" | head -5
+    fi
+}
+
+# check NAME CONDITION...: a plain assertion
+check() {
+    local name=$1
+    shift
+    if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
+}
+
+expect 0 "usage: mazero COMMAND" -- --help
+expect 2 "usage: mazero COMMAND" --
+expect 2 "unknown command 'trian'" -- trian
+expect 2 "unknown option '--frobnicate'" -- --frobnicate
+for cmd in train eval bench config version; do
+    expect 0 "usage: mazero $cmd" -- "$cmd" --help
+done
+expect 2 "unknown option '--fast'" -- train configs/default.json --fast
+expect 2 "missing CONFIG" -- train
+expect 2 "unexpected argument 'extra'" -- config configs/default.json extra
+expect 2 "cannot read config: No such file or directory" -- config configs/nope.json
+expect 2 "device: expected one of auto, cpu, cuda, cuda:N, got 'tpu'" -- config configs/default.json device=tpu
+expect 2 "unknown key 'devcie' (did you mean 'device'?)" -- config configs/default.json devcie=cpu
+expect 2 "mcts.num_simulations: expected an integer in [1, 100000], got '0'" -- config configs/default.json mcts.num_simulations=0
+expect 0 '"num_simulations":	7' -- config configs/default.json mcts.num_simulations=7
+expect 0 "mazero $(sed -n 's/#define MZ_VERSION "\(.*\)"/\1/p' src/cli.h)" -- version
+expect 2 "unknown benchmark 'nothing'" -- bench nothing
+
+# device=cuda: usable only with a CUDA build on a GPU machine; otherwise exit
+# 2 with exactly one line saying why.
+"$mazero" train configs/default.json device=cuda >"$out" 2>"$err" </dev/null
+rc=$?
+if "$mazero" version | grep -q "device 0 usable"; then
+    check "train device=cuda with a usable GPU gets past device selection" [ "$rc" -ne 2 ]
+else
+    check "train device=cuda without a usable GPU exits 2" [ "$rc" -eq 2 ]
+    check "... with a one-line reason naming the device ($(cat "$err"))" \
+        bash -c '[ "$(wc -l <"$1")" -eq 1 ] && grep -q "^mazero: device cuda: " "$1"' _ "$err"
+fi
+
+# train on the CPU: valid config, honest about what is missing
+expect 1 "training is not built yet" -- train configs/default.json device=cpu --quiet
+expect 1 "device auto -> " -- train configs/default.json --quiet
+
+# the resolved config is itself a valid config that resolves to the same
+"$mazero" config configs/default.json seed=5 mode=async >"$out" 2>/dev/null
+resolved=$(mktemp --suffix=.json)
+cp "$out" "$resolved"
+"$mazero" config "$resolved" >"$err" 2>&1
+check "resolved config round-trips" cmp -s "$out" "$err"
+rm -f "$resolved"
+
+# README's config reference is the schema's own output
+"$mazero" config --schema --markdown >"$out"
+sed -n '/<!-- schema:begin -->/,/<!-- schema:end -->/p' README.md | sed '1d;$d' >"$err"
+check "README config reference matches 'mazero config --schema --markdown'" cmp -s "$out" "$err"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
