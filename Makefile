@@ -37,7 +37,7 @@ HAVE_BLAS := $(shell echo '\#include <cblas.h>' | $(CC) -E -x c - >/dev/null 2>&
 # Thrust for the emulation build: the CUDA toolkit's CCCL if present, else
 # Debian's libthrust-dev (installed by `make deps` on machines without CUDA).
 THRUST_INC := $(firstword $(wildcard $(CUDA_HOME)/include/cccl/thrust/version.h $(CUDA_HOME)/include/thrust/version.h))
-THRUST_INC := $(if $(THRUST_INC),$(patsubst %/thrust/version.h,%,$(THRUST_INC)),/usr/include)
+THRUST_INC := $(if $(THRUST_INC),$(patsubst %/thrust/version.h,%,$(THRUST_INC)))
 
 ifeq ($(MAKELEVEL),0)
 ifneq ($(filter-out clean help deps,$(or $(MAKECMDGOALS),all)),)
@@ -66,7 +66,7 @@ GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 CPPFLAGS := -I. -D_POSIX_C_SOURCE=200809L -DMZ_GIT_REV='"$(GIT_REV)"' -MMD -MP
 CFLAGS := -std=c11 -O2 -g $(ARCH_FLAG) $(OMP_FLAG) -Wall -Wextra -Wshadow -Wstrict-prototypes $(WERROR_FLAG)
 CXXFLAGS_EMU := -std=c++17 -O2 -g $(ARCH_FLAG) $(OMP_FLAG) -Wall -Wextra $(WERROR_FLAG) \
-                -DMZ_CUDA_EMU -DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_CPP -isystem $(THRUST_INC)
+                -DMZ_CUDA_EMU -DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_CPP $(if $(THRUST_INC),-isystem $(THRUST_INC))
 LINKFLAGS := -g $(ARCH_FLAG) $(OMP_FLAG)
 LDLIBS := -lopenblas -lcjson -lcurl -lm -lpthread
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer

@@ -97,10 +97,16 @@ static int load_config(const cli_args *a, mz_config *cfg) {
     return rc;
 }
 
-static int open_backend(const mz_config *cfg, mz_backend **be, char *chosen, size_t chosen_len) {
+/* Loads the config, then opens the device it names. -1 to go on (with
+ * *be open and `chosen` describing it), else an exit status. */
+static int load_config_and_backend(const cli_args *a, mz_config *cfg, mz_backend **be, char *chosen,
+                                   size_t chosen_len) {
+    int rc = load_config(a, cfg);
+    if (rc >= 0) return rc;
     char err[512];
-    int rc = mz_backend_open(cfg->device, (int)cfg->threads, be, chosen, chosen_len, err, sizeof err);
-    if (rc != 0) fprintf(stderr, "mazero: %s\n", err);
+    rc = mz_backend_open(cfg->device, (int)cfg->threads, be, chosen, chosen_len, err, sizeof err);
+    if (rc == 0) return -1;
+    fprintf(stderr, "mazero: %s\n", err);
     return rc;
 }
 
@@ -116,10 +122,9 @@ static int cmd_train_or_eval(int argc, char **argv) {
         return MZ_EXIT_USAGE;
     }
     mz_config cfg;
-    if ((rc = load_config(&a, &cfg)) >= 0) return rc;
     mz_backend *be = NULL;
     char chosen[512];
-    if ((rc = open_backend(&cfg, &be, chosen, sizeof chosen)) != 0) return rc;
+    if ((rc = load_config_and_backend(&a, &cfg, &be, chosen, sizeof chosen)) >= 0) return rc;
     printf("mazero %s: device %s\n", cmd->name, chosen);
     if (!a.quiet) {
         char *json = mz_config_to_json(&cfg);
@@ -161,10 +166,9 @@ static int cmd_bench(int argc, char **argv) {
         return MZ_EXIT_USAGE;
     }
     mz_config cfg;
-    if ((rc = load_config(&a, &cfg)) >= 0) return rc;
     mz_backend *be = NULL;
     char chosen[512];
-    if ((rc = open_backend(&cfg, &be, chosen, sizeof chosen)) != 0) return rc;
+    if ((rc = load_config_and_backend(&a, &cfg, &be, chosen, sizeof chosen)) >= 0) return rc;
     rc = mz_bench_backend(be, chosen, a.json_path);
     be->destroy(be);
     return rc;
