@@ -79,14 +79,15 @@ CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudar
 
 # ---- sources ----------------------------------------------------------------
 
-LIB_C := src/check.c src/backend.c src/backend_cpu.c src/config.c src/config_schema.c \
-         src/cli.c bench/bench_backend.c
+# Every .c/.cu of the product folders is picked up; a new file needs no edit here.
+SRC_DIRS := src envs worldmodel mcts actors learner bench
 MAIN_C := src/main.c
-CUDA_CU := src/backend_cuda.cu src/backend_cuda_thrust.cu
 EMU_C := src/cuda_emu_runtime.c
 NOCUDA_C := src/backend_nocuda.c
-TEST_C := $(wildcard tests/test_*.c)
-TEST_CU := tests/emu_probe.cu
+LIB_C := $(filter-out $(MAIN_C) $(EMU_C) $(NOCUDA_C),$(sort $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c $(d)/*/*.c))))
+CUDA_CU := $(sort $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.cu $(d)/*/*.cu)))
+TEST_C := $(wildcard tests/*.c)
+TEST_CU := $(wildcard tests/*.cu)
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(filter %.c,$(2))) $(patsubst %.cu,$(BUILD)/$(1)/%.cu.o,$(filter %.cu,$(2)))
 

@@ -270,7 +270,7 @@ static void test_alloc_failure_is_reported(void **state) {
         fail_msg("unexpected message: %s", text);
 }
 
-int test_group_backend(void) {
+static int run_group(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_ops),   cmocka_unit_test(test_mem_info),
         cmocka_unit_test(test_scale_add),    cmocka_unit_test(test_axpy_scal),
@@ -280,3 +280,5 @@ int test_group_backend(void) {
     };
     return MZ_RUN_GROUP("backend", tests);
 }
+
+MZ_TEST_GROUP("backend", run_group)

@@ -189,7 +189,7 @@ static void test_garbled_inputs(void **state) {
     assert_true(mutations >= 3000 && rejected > mutations / 2);
 }
 
-int test_group_config(void) {
+static int run_group(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),     cmocka_unit_test(test_values_and_overrides),
         cmocka_unit_test(test_malformed_json), cmocka_unit_test(test_unknown_keys),
@@ -199,3 +199,5 @@ int test_group_config(void) {
     };
     return MZ_RUN_GROUP("config", tests);
 }
+
+MZ_TEST_GROUP("config", run_group)

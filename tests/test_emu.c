@@ -88,7 +88,7 @@ static void test_device_selection(void **state) {
     expect_open("cuda:-1", 2, "expected one of auto");
 }
 
-int test_group_emu(void) {
+static int run_group(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_probe_memcpy),        cmocka_unit_test(test_probe_capacity),
         cmocka_unit_test(test_probe_launch),        cmocka_unit_test(test_probe_cublas),
@@ -97,3 +97,5 @@ int test_group_emu(void) {
     };
     return MZ_RUN_GROUP("emu", tests);
 }
+
+MZ_TEST_GROUP("emu", run_group)

@@ -112,7 +112,7 @@ static void test_gemm_row_major_recipe(void **state) {
     }
 }
 
-int test_group_gemm(void) {
+static int run_group(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_all_transposes),
         cmocka_unit_test(test_gemm_strided_batched),
@@ -120,3 +120,5 @@ int test_group_gemm(void) {
     };
     return MZ_RUN_GROUP("gemm", tests);
 }
+
+MZ_TEST_GROUP("gemm", run_group)

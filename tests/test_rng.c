@@ -204,7 +204,7 @@ static void test_reproducible_and_independent(void **state) {
     free(b);
 }
 
-int test_group_rng(void) {
+static int run_group(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_philox_known_answers),
         cmocka_unit_test(test_rng_counter_layout),
@@ -218,3 +218,5 @@ int test_group_rng(void) {
     };
     return MZ_RUN_GROUP("rng", tests);
 }
+
+MZ_TEST_GROUP("rng", run_group)

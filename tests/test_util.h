@@ -20,12 +20,14 @@ int mz_test_run_group(const char *name, const struct CMUnitTest *tests, size_t c
 /* Totals over every group run so far. */
 void mz_test_totals(int *run, int *failed);
 
-/* Groups; each returns its number of failed tests. */
-int test_group_rng(void);
-int test_group_config(void);
-int test_group_backend(void);
-int test_group_gemm(void);
-int test_group_emu(void);
+/* A group of tests: a function that runs its cmocka tests through
+ * MZ_RUN_GROUP and returns the number that failed. MZ_TEST_GROUP registers it
+ * at start-up, so a new test file needs no edit anywhere else:
+ *   static int run_rng(void) { ...; return MZ_RUN_GROUP("rng", tests); }
+ *   MZ_TEST_GROUP("rng", run_rng)                                          */
+void mz_test_register(const char *name, int (*run)(void));
+#define MZ_TEST_GROUP(name, fn)                                                                    \
+    __attribute__((constructor)) static void mz_register_##fn(void) { mz_test_register((name), (fn)); }
 
 /* The backends under test: the CPU and the emulated CUDA backend. */
 mz_backend *test_cpu_backend(void);
