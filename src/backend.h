@@ -34,8 +34,18 @@ typedef enum {
 
 typedef struct mz_backend mz_backend;
 
+typedef enum { MZ_BACKEND_CPU = 0, MZ_BACKEND_CUDA = 1 } mz_backend_kind;
+
+/* Kernels outside this interface (environments, network ops) have a CPU
+ * launcher in a .c file and a CUDA launcher in a .cu file. A caller declares
+ * the CUDA launcher MZ_CUDA_LAUNCHER and calls it only when be->kind is
+ * MZ_BACKEND_CUDA: a binary without CUDA cannot create such a backend, so the
+ * weak reference, unresolved there, is never called. */
+#define MZ_CUDA_LAUNCHER __attribute__((weak))
+
 struct mz_backend {
     const char *name; /* "cpu", "cuda", "cuda-emu" */
+    mz_backend_kind kind; /* CUDA also under emulation */
     int device_index;
     void *ctx; /* implementation state */
 

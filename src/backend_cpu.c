@@ -190,6 +190,7 @@ mz_backend *mz_backend_cpu_create(int threads) {
     if (threads > 0) openblas_set_num_threads(threads);
     mz_backend *be = (mz_backend *)mz_calloc(1, sizeof(mz_backend));
     be->name = "cpu";
+    be->kind = MZ_BACKEND_CPU;
     be->device_index = 0;
     be->ctx = mz_calloc(1, sizeof(cpu_ctx));
     be->alloc = cpu_alloc;

@@ -17,6 +17,8 @@ typedef struct {
 
 static cuda_ctx *ctx_of(mz_backend *be) { return (cuda_ctx *)be->ctx; }
 
+cudaStream_t mz_cuda_backend_stream(mz_backend *be) { return ctx_of(be)->stream; }
+
 /* ---- kernels: thin grid-stride wrappers over the shared bodies ---------- */
 
 __global__ void scale_add_kernel(int64_t n, float a, const float *x, float b, float *y) {
@@ -224,6 +226,7 @@ extern "C" mz_backend *mz_backend_cuda_create(int index) {
 #else
     be->name = "cuda";
 #endif
+    be->kind = MZ_BACKEND_CUDA;
     be->device_index = index;
     be->ctx = c;
     be->alloc = cuda_alloc;

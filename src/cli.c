@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bench/bench_backend.h"
+#include "envs/vecenv.h"
 #include "src/backend.h"
 #include "src/check.h"
 #include "src/config.h"
@@ -92,7 +93,12 @@ static int parse_args(const command *cmd, int argc, char **argv, const char *all
 static int load_config(const cli_args *a, mz_config *cfg) {
     char err[4096];
     int rc = mz_config_load(cfg, a->config_path, a->n_overrides, a->overrides, err, sizeof err);
-    if (rc == 0) return -1;
+    if (rc == 0) {
+        mz_env_params env; /* the environment keys are checked together, by the registry */
+        rc = mz_env_params_resolve(&env, cfg->env.name, cfg->env.scenario, (int)cfg->env.max_steps,
+                                   (uint64_t)cfg->seed, err, sizeof err);
+        if (rc == 0) return -1;
+    }
     for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n")) fprintf(stderr, "mazero: %s\n", line);
     return rc;
 }

@@ -18,6 +18,12 @@
 
 #include "src/check.h"
 
+#if !defined(MZ_THRUST_TU)
+struct mz_backend;
+/* The stream every kernel of a CUDA backend runs on (src/backend_cuda.cu). */
+cudaStream_t mz_cuda_backend_stream(struct mz_backend *be);
+#endif
+
 #define CUDA_CHECK(call)                                                                           \
     do {                                                                                           \
         cudaError_t mz_e_ = (call);                                                                \

@@ -60,6 +60,13 @@ HD static inline void mz_rng_init(mz_rng *r, uint64_t seed, uint32_t stream, uin
     r->used = 4;
 }
 
+/* The same, starting at block `position` of the sequence: a draw made at step
+ * t of something (t = position) without walking the blocks before it. */
+HD static inline void mz_rng_init_at(mz_rng *r, uint64_t seed, uint32_t stream, uint64_t offset, uint32_t position) {
+    mz_rng_init(r, seed, stream, offset);
+    r->ctr[0] = position;
+}
+
 HD static inline uint32_t mz_rng_u32(mz_rng *r) {
     if (r->used == 4) {
         mz_philox4x32_10(r->buf, r->ctr, r->key);

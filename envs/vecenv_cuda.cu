@@ -1,0 +1,48 @@
+/* CUDA launchers of the vectorised environments: one thread per environment
+ * over the bodies in envs/env_bodies.h (also run under emulation). */
+#include "envs/env_bodies.h"
+#include "src/backend.h"
+#include "src/cuda_common.h"
+
+__global__ void vecenv_reset_kernel(int64_t E, mz_env_params p, mz_env_buffers b) {
+    MZ_GRID_STRIDE_LOOP(e, E) vecenv_reset_body(e, &p, b);
+}
+
+__global__ void vecenv_step_kernel(int64_t E, mz_env_params p, mz_env_buffers b) {
+    MZ_GRID_STRIDE_LOOP(e, E) vecenv_step_body(e, &p, b);
+}
+
+__global__ void vecenv_observe_kernel(int64_t E, mz_env_params p, mz_env_buffers b) {
+    MZ_GRID_STRIDE_LOOP(e, E) vecenv_observe_body(e, &p, b);
+}
+
+/* The first and last byte of every buffer must be device memory. */
+static void require_device_buffers(const mz_env_params *p, const mz_env_buffers &b, int E) {
+    size_t e = (size_t)E, N = (size_t)p->N;
+    MZ_REQUIRE_DEVICE(b.states, e * (size_t)p->state_bytes, "vecenv states");
+    MZ_REQUIRE_DEVICE(b.obs, e * N * (size_t)p->O * sizeof(float), "vecenv obs");
+    MZ_REQUIRE_DEVICE(b.final_obs, e * N * (size_t)p->O * sizeof(float), "vecenv final_obs");
+    MZ_REQUIRE_DEVICE(b.global_state, e * (size_t)p->S * sizeof(float), "vecenv global_state");
+    MZ_REQUIRE_DEVICE(b.actions, e * N * sizeof(int32_t), "vecenv actions");
+    MZ_REQUIRE_DEVICE(b.agent_reward, e * N * sizeof(float), "vecenv agent_reward");
+    MZ_REQUIRE_DEVICE(b.avail, e * N * (size_t)p->A, "vecenv avail");
+    MZ_REQUIRE_DEVICE(b.done_won, e, "vecenv done_won");
+    (void)b;
+    (void)e;
+    (void)N;
+}
+
+extern "C" void mz_vecenv_reset_cuda(mz_backend *be, const mz_env_params *p, mz_env_buffers b, int E) {
+    require_device_buffers(p, b, E);
+    MZ_LAUNCH(vecenv_reset_kernel, mz_grid_for(E), MZ_BLOCK, mz_cuda_backend_stream(be), (int64_t)E, *p, b);
+}
+
+extern "C" void mz_vecenv_step_cuda(mz_backend *be, const mz_env_params *p, mz_env_buffers b, int E) {
+    require_device_buffers(p, b, E);
+    MZ_LAUNCH(vecenv_step_kernel, mz_grid_for(E), MZ_BLOCK, mz_cuda_backend_stream(be), (int64_t)E, *p, b);
+}
+
+extern "C" void mz_vecenv_observe_cuda(mz_backend *be, const mz_env_params *p, mz_env_buffers b, int E) {
+    require_device_buffers(p, b, E);
+    MZ_LAUNCH(vecenv_observe_kernel, mz_grid_for(E), MZ_BLOCK, mz_cuda_backend_stream(be), (int64_t)E, *p, b);
+}
