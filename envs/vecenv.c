@@ -12,6 +12,9 @@ void mz_vecenv_reset_cuda(mz_backend *be, const mz_env_params *p, mz_env_buffers
 void mz_vecenv_step_cuda(mz_backend *be, const mz_env_params *p, mz_env_buffers b, int E) MZ_CUDA_LAUNCHER;
 void mz_vecenv_observe_cuda(mz_backend *be, const mz_env_params *p, mz_env_buffers b, int E) MZ_CUDA_LAUNCHER;
 
+/* Below this many environments a step is cheaper than waking a thread team. */
+#define PARALLEL_MIN_ENVS 32
+
 static void *zeroed(mz_backend *be, size_t bytes) {
     void *p = be->alloc(be, bytes);
     be->zero(be, p, bytes);
@@ -68,7 +71,7 @@ void mz_vecenv_reset(mz_vecenv *v) {
     }
     const mz_env_params p = v->params;
     const mz_env_buffers b = v->buf;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (v->E >= PARALLEL_MIN_ENVS)
     for (int64_t e = 0; e < v->E; e++) vecenv_reset_body(e, &p, b);
 }
 
@@ -79,7 +82,7 @@ void mz_vecenv_step(mz_vecenv *v) {
     }
     const mz_env_params p = v->params;
     const mz_env_buffers b = v->buf;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (v->E >= PARALLEL_MIN_ENVS)
     for (int64_t e = 0; e < v->E; e++) vecenv_step_body(e, &p, b);
 }
 

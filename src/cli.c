@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bench/bench_backend.h"
+#include "bench/bench_env.h"
 #include "envs/vecenv.h"
 #include "src/backend.h"
 #include "src/check.h"
@@ -35,6 +36,7 @@ typedef struct {
     int n_overrides;
     bool quiet, schema, markdown;
     const char *json_path;
+    const char *peers_path;
     const char *positional; /* bench: what to benchmark */
 } cli_args;
 
@@ -64,6 +66,7 @@ static int parse_args(const command *cmd, int argc, char **argv, const char *all
             else if (known && !strcmp(arg, "--schema")) a->schema = true;
             else if (known && !strcmp(arg, "--markdown")) a->markdown = true;
             else if (known && !strcmp(arg, "--json") && i + 1 < argc) a->json_path = argv[++i];
+            else if (known && !strcmp(arg, "--peers") && i + 1 < argc) a->peers_path = argv[++i];
             else {
                 fprintf(stderr, "mazero %s: %s '%s'\n", cmd->name,
                         known ? "option needs a value:" : "unknown option", arg);
@@ -164,9 +167,9 @@ static int cmd_config(int argc, char **argv) {
 static int cmd_bench(int argc, char **argv) {
     const command *cmd = find_command("bench");
     cli_args a;
-    int rc = parse_args(cmd, argc, argv, "--json", false, &a);
+    int rc = parse_args(cmd, argc, argv, "--json --peers", false, &a);
     if (rc >= 0) return rc;
-    if (!a.positional || strcmp(a.positional, "backend") != 0) {
+    if (!a.positional || (strcmp(a.positional, "backend") != 0 && strcmp(a.positional, "env") != 0)) {
         fprintf(stderr, "mazero bench: %s%s%s\n%s", a.positional ? "unknown benchmark '" : "missing benchmark name",
                 a.positional ? a.positional : "", a.positional ? "'" : "", cmd->usage);
         return MZ_EXIT_USAGE;
@@ -175,7 +178,10 @@ static int cmd_bench(int argc, char **argv) {
     mz_backend *be = NULL;
     char chosen[512];
     if ((rc = load_config_and_backend(&a, &cfg, &be, chosen, sizeof chosen)) >= 0) return rc;
-    rc = mz_bench_backend(be, chosen, a.json_path);
+    if (!strcmp(a.positional, "env"))
+        rc = mz_bench_env(be, chosen, a.peers_path, a.json_path);
+    else
+        rc = mz_bench_backend(be, chosen, a.json_path);
     be->destroy(be);
     return rc;
 }
@@ -220,12 +226,14 @@ static const command commands[] = {
      "\n"
      "Evaluates the policy a CONFIG describes (not built yet: see README status).\n",
      cmd_train_or_eval},
-    {"bench", "benchmarks: backend",
-     "usage: mazero bench backend [key=value ...] [--json PATH]\n"
+    {"bench", "benchmarks: backend, env",
+     "usage: mazero bench backend|env [key=value ...] [--json PATH] [--peers PATH]\n"
      "\n"
      "backend   gemm GFLOP/s, element-wise GB/s, reductions and RNG throughput\n"
-     "          on the configured device (device=cpu|cuda|auto, threads=N)\n"
-     "  --json PATH   also write the rows as JSON\n",
+     "env       env-steps/s of every environment at E = 1, 64, 4096 and 1, 2 threads\n"
+     "on the configured device (device=cpu|cuda|auto, threads=N)\n"
+     "  --json PATH    also write the rows as JSON\n"
+     "  --peers PATH   env: JaxMARL/Jumanji timings from bench/peers/env_jaxmarl.py, shown as ratios\n",
      cmd_bench},
     {"config", "print the resolved config, or the schema",
      "usage: mazero config CONFIG [key=value ...]\n"
