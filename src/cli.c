@@ -10,7 +10,9 @@
 
 #include "bench/bench_backend.h"
 #include "bench/bench_env.h"
+#include "envs/render.h"
 #include "envs/vecenv.h"
+#include "src/rng.h"
 #include "src/backend.h"
 #include "src/check.h"
 #include "src/config.h"
@@ -37,6 +39,7 @@ typedef struct {
     bool quiet, schema, markdown;
     const char *json_path;
     const char *peers_path;
+    const char *steps_text, *png_dir, *gif_path; /* render */
     const char *positional; /* bench: what to benchmark */
 } cli_args;
 
@@ -67,6 +70,9 @@ static int parse_args(const command *cmd, int argc, char **argv, const char *all
             else if (known && !strcmp(arg, "--markdown")) a->markdown = true;
             else if (known && !strcmp(arg, "--json") && i + 1 < argc) a->json_path = argv[++i];
             else if (known && !strcmp(arg, "--peers") && i + 1 < argc) a->peers_path = argv[++i];
+            else if (known && !strcmp(arg, "--steps") && i + 1 < argc) a->steps_text = argv[++i];
+            else if (known && !strcmp(arg, "--png") && i + 1 < argc) a->png_dir = argv[++i];
+            else if (known && !strcmp(arg, "--gif") && i + 1 < argc) a->gif_path = argv[++i];
             else {
                 fprintf(stderr, "mazero %s: %s '%s'\n", cmd->name,
                         known ? "option needs a value:" : "unknown option", arg);
@@ -186,6 +192,103 @@ static int cmd_bench(int argc, char **argv) {
     return rc;
 }
 
+/* Plays random legal actions in one environment and shows every frame. */
+static int cmd_render(int argc, char **argv) {
+    const command *cmd = find_command("render");
+    cli_args a;
+    int rc = parse_args(cmd, argc, argv, "--steps --png --gif --quiet", true, &a);
+    if (rc >= 0) return rc;
+    if (!a.config_path) {
+        fprintf(stderr, "mazero render: missing CONFIG (e.g. configs/default.json)\n%s", cmd->usage);
+        return MZ_EXIT_USAGE;
+    }
+    long steps = 25;
+    if (a.steps_text) {
+        char *end = NULL;
+        steps = strtol(a.steps_text, &end, 10);
+        if (*end || steps < 0 || steps > 100000) {
+            fprintf(stderr, "mazero render: --steps: expected an integer in [0, 100000], got '%s'\n", a.steps_text);
+            return MZ_EXIT_USAGE;
+        }
+    }
+    mz_config cfg;
+    if ((rc = load_config(&a, &cfg)) >= 0) return rc;
+    mz_env_params p;
+    char err[512];
+    if (mz_env_params_resolve(&p, cfg.env.name, cfg.env.scenario, (int)cfg.env.max_steps, (uint64_t)cfg.seed, err,
+                              sizeof err)) {
+        fprintf(stderr, "mazero: %s\n", err);
+        return MZ_EXIT_USAGE;
+    }
+    mz_env_canvas *canvas = NULL;
+    if (a.png_dir || a.gif_path) {
+        canvas = mz_env_canvas_create(&p, err, sizeof err);
+        if (!canvas) {
+            fprintf(stderr, "mazero render: %s\n", err);
+            return MZ_EXIT_USAGE;
+        }
+    }
+    mz_backend *be = mz_backend_cpu_create(1); /* one environment: no device needed */
+    mz_vecenv *v = mz_vecenv_create(be, &p, 1);
+    void *state = mz_malloc((size_t)p.state_bytes);
+    char *text = (char *)mz_malloc(1 << 16);
+    int32_t actions[64];
+    uint8_t avail[64 * 16];
+    float episode_return = 0.0f;
+    mz_vecenv_reset(v);
+    for (long t = 0; t <= steps && rc <= 0; t++) {
+        mz_vecenv_get_state(v, 0, state);
+        if (!a.quiet) {
+            mz_env_render_text(&p, state, text, 1 << 16);
+            printf("%s%s\n", t ? "\n" : "", text);
+        }
+        if (canvas) {
+            mz_env_canvas_draw(canvas, state);
+            char path[1024];
+            if (a.png_dir) {
+                snprintf(path, sizeof path, "%s/frame_%05ld.png", a.png_dir, t);
+                if (mz_env_canvas_write_png(canvas, path, err, sizeof err)) rc = MZ_EXIT_RUNTIME;
+            }
+            if (rc <= 0 && a.gif_path && mz_env_canvas_add_gif_frame(canvas, a.gif_path, 20, err, sizeof err)) rc = MZ_EXIT_RUNTIME;
+            if (rc > 0) fprintf(stderr, "mazero render: %s\n", err);
+        }
+        if (t == steps) break;
+        be->copy_d2h(be, avail, v->buf.avail, (size_t)(p.N * p.A));
+        for (int i = 0; i < p.N; i++) {
+            mz_rng r;
+            mz_rng_init(&r, (uint64_t)cfg.seed, 0x7e4d, (uint64_t)(t * p.N + i));
+            float w[16];
+            for (int k = 0; k < p.A; k++) w[k] = avail[i * p.A + k];
+            actions[i] = mz_rng_categorical(&r, w, p.A);
+        }
+        be->copy_h2d(be, v->buf.actions, actions, (size_t)p.N * sizeof(int32_t));
+        mz_vecenv_step(v);
+        float reward;
+        uint8_t term, trunc;
+        be->copy_d2h(be, &reward, v->buf.reward, sizeof reward);
+        be->copy_d2h(be, &term, v->buf.terminated, 1);
+        be->copy_d2h(be, &trunc, v->buf.truncated, 1);
+        episode_return += reward;
+        if (!a.quiet) printf("actions:");
+        for (int i = 0; i < p.N && !a.quiet; i++) printf(" %d", actions[i]);
+        if (!a.quiet) printf("  team reward %.4g%s\n", reward, term ? "  (terminated; reset)" : trunc ? "  (truncated; reset)" : "");
+        if (term || trunc) episode_return = 0.0f;
+    }
+    if (canvas && rc <= 0 && a.gif_path && mz_env_canvas_close_gif(canvas, err, sizeof err)) {
+        fprintf(stderr, "mazero render: %s\n", err);
+        rc = MZ_EXIT_RUNTIME;
+    }
+    if (rc <= 0 && a.gif_path) printf("wrote %s\n", a.gif_path);
+    if (rc <= 0 && a.png_dir) printf("wrote %ld frames to %s\n", steps + 1, a.png_dir);
+    (void)episode_return;
+    free(state);
+    free(text);
+    mz_env_canvas_destroy(canvas);
+    mz_vecenv_destroy(v);
+    be->destroy(be);
+    return rc > 0 ? rc : 0;
+}
+
 static int cmd_version(int argc, char **argv) {
     cli_args a;
     int rc = parse_args(find_command("version"), argc, argv, "", false, &a);
@@ -244,6 +347,16 @@ static const command commands[] = {
      "  --schema     list every key: type, default, allowed values, meaning\n"
      "  --markdown   the schema as a Markdown table (as in README.md)\n",
      cmd_config},
+    {"render", "play random actions in an environment: text, PNG frames, GIF",
+     "usage: mazero render CONFIG [key=value ...] [--steps N] [--png DIR] [--gif FILE] [--quiet]\n"
+     "\n"
+     "Resets one environment of CONFIG (env.name, env.scenario, seed), plays N\n"
+     "steps (default 25) of random legal actions and prints every frame as text.\n"
+     "  --png DIR    also write DIR/frame_NNNNN.png (DIR must exist)\n"
+     "  --gif FILE   also write an animated GIF\n"
+     "  --quiet      no text frames\n"
+     "example: mazero render configs/default.json env.name=rware env.scenario=tiny-2ag --gif rware.gif\n",
+     cmd_render},
     {"version", "print version and build features", "usage: mazero version\n", cmd_version},
 };
 

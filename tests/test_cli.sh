@@ -38,7 +38,7 @@ expect 0 "usage: mazero COMMAND" -- --help
 expect 2 "usage: mazero COMMAND" --
 expect 2 "unknown command 'trian'" -- trian
 expect 2 "unknown option '--frobnicate'" -- --frobnicate
-for cmd in train eval bench config version; do
+for cmd in train eval bench config render version; do
     expect 0 "usage: mazero $cmd" -- "$cmd" --help
 done
 expect 2 "unknown option '--fast'" -- train configs/default.json --fast
@@ -51,6 +51,16 @@ expect 2 "mcts.num_simulations: expected an integer in [1, 100000], got '0'" -- 
 expect 0 '"num_simulations":	7' -- config configs/default.json mcts.num_simulations=7
 expect 0 "mazero $(sed -n 's/#define MZ_VERSION "\(.*\)"/\1/p' src/cli.h)" -- version
 expect 2 "unknown benchmark 'nothing'" -- bench nothing
+
+# environments: scenario errors name the value; render plays and draws
+expect 2 "env.scenario '1x4-2ag': rware needs an odd number of shelf columns, got 4" -- config configs/default.json env.name=rware env.scenario=1x4-2ag
+expect 2 "env.name: 'smac' is not an environment" -- train configs/default.json env.name=smac
+expect 0 "step 3; requested:" -- render configs/default.json env.name=rware env.scenario=tiny-2ag --steps 3
+expect 2 "--steps: expected an integer in [0, 100000], got 'many'" -- render configs/default.json --steps many
+gif=$(mktemp --suffix=.gif)
+expect 0 "wrote $gif" -- render configs/default.json env.name=lbf env.scenario=2s-8x8-2p-2f-coop --steps 4 --quiet --gif "$gif"
+check "render wrote an animated GIF" bash -c 'head -c 6 "$1" | grep -q GIF89a' _ "$gif"
+rm -f "$gif"
 
 # device=cuda: usable only with a CUDA build on a GPU machine; otherwise exit
 # 2 with exactly one line saying why.
