@@ -146,9 +146,14 @@ asan: $(ASAN_BIN) $(ASAN_TEST_BIN)
 	@ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  tests/run_all.sh $(ASAN_TEST_BIN) $(ASAN_BIN)
 
+PYTHON ?= python3
 bench: $(BIN)
 	@mkdir -p bench/results
 	./$(BIN) bench backend --json bench/results/backend.json
+	@if $(PYTHON) -c 'import jaxmarl, jumanji' 2>/dev/null; then \
+	  $(PYTHON) bench/peers/env_jaxmarl.py --json bench/results/env_peers.json; \
+	else echo "bench: $(PYTHON) cannot import jaxmarl and jumanji: env peers skipped (pip install jax jaxmarl jumanji, or PYTHON=...)"; fi
+	./$(BIN) bench env --json bench/results/env.json $$([ -f bench/results/env_peers.json ] && echo --peers bench/results/env_peers.json)
 
 # ---- objects ----------------------------------------------------------------
 
