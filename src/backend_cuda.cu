@@ -172,6 +172,10 @@ static void cuda_destroy(mz_backend *be) {
 
 extern "C" bool mz_cuda_compiled(void) { return true; }
 
+/* The stream every op of `be` runs on, for kernels launched outside this
+ * file (src/nn/nn_cuda.cu). */
+extern "C" void *mz_cuda_stream(mz_backend *be) { return (void *)ctx_of(be)->stream; }
+
 extern "C" int mz_cuda_probe(int index, char *reason, size_t reason_len) {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
