@@ -6,7 +6,7 @@
 #                   C++ compiler against src/cuda_emu.h (device emulation)
 #   make test       CPU tests + emulated-CUDA parity tests + CLI tests
 #   make asan       the same suite under AddressSanitizer + UBSan
-#   make bench      backend micro-benchmarks (table + bench/results/*.json)
+#   make bench      backend and NN benchmarks (table + bench/results/*.json)
 #   make deps       apt-get the Debian packages that are missing
 #
 # Knobs: ARCH=native (default x86-64-v2 on x86_64), WERROR=1, CUDA_HOME=...,
@@ -148,6 +148,7 @@ asan: $(ASAN_BIN) $(ASAN_TEST_BIN)
 bench: $(BIN)
 	@mkdir -p bench/results
 	./$(BIN) bench backend --json bench/results/backend.json
+	OMP_WAIT_POLICY=passive ./$(BIN) bench nn --json bench/results/nn.json
 
 # ---- objects ----------------------------------------------------------------
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bench/bench_backend.h"
+#include "bench/bench_nn.h"
 #include "src/backend.h"
 #include "src/check.h"
 #include "src/config.h"
@@ -160,7 +161,7 @@ static int cmd_bench(int argc, char **argv) {
     cli_args a;
     int rc = parse_args(cmd, argc, argv, "--json", false, &a);
     if (rc >= 0) return rc;
-    if (!a.positional || strcmp(a.positional, "backend") != 0) {
+    if (!a.positional || (strcmp(a.positional, "backend") != 0 && strcmp(a.positional, "nn") != 0)) {
         fprintf(stderr, "mazero bench: %s%s%s\n%s", a.positional ? "unknown benchmark '" : "missing benchmark name",
                 a.positional ? a.positional : "", a.positional ? "'" : "", cmd->usage);
         return MZ_EXIT_USAGE;
@@ -169,7 +170,7 @@ static int cmd_bench(int argc, char **argv) {
     mz_backend *be = NULL;
     char chosen[512];
     if ((rc = load_config_and_backend(&a, &cfg, &be, chosen, sizeof chosen)) >= 0) return rc;
-    rc = mz_bench_backend(be, chosen, a.json_path);
+    rc = strcmp(a.positional, "nn") == 0 ? mz_bench_nn(be, chosen, a.json_path) : mz_bench_backend(be, chosen, a.json_path);
     be->destroy(be);
     return rc;
 }
@@ -214,11 +215,13 @@ static const command commands[] = {
      "\n"
      "Evaluates the policy a CONFIG describes (not built yet: see README status).\n",
      cmd_train_or_eval},
-    {"bench", "benchmarks: backend",
-     "usage: mazero bench backend [key=value ...] [--json PATH]\n"
+    {"bench", "benchmarks: backend, nn",
+     "usage: mazero bench backend|nn [key=value ...] [--json PATH]\n"
      "\n"
      "backend   gemm GFLOP/s, element-wise GB/s, reductions and RNG throughput\n"
      "          on the configured device (device=cpu|cuda|auto, threads=N)\n"
+     "nn        MLP (hidden 128/256/512, batch 256..8192) and transformer block\n"
+     "          forward+backward GFLOP/s next to the gemm rate of the same run\n"
      "  --json PATH   also write the rows as JSON\n",
      cmd_bench},
     {"config", "print the resolved config, or the schema",
