@@ -60,11 +60,14 @@ static void test_checkpoint_round_trip(void **state) {
         mz_params_init(&a, be, SPECS, 3);
         mz_params_init(&c, be, SPECS, 3);
         fill_params(&a, 10);
-        assert_int_equal(mz_checkpoint_save(path, &a, "{\"hidden\":3}", 1234, err, sizeof err), 0);
-        assert_int_equal(mz_checkpoint_save(path, &a, "{\"hidden\":3}", 1234, err, sizeof err), 0); /* overwrite */
+        assert_int_equal(mz_checkpoint_save(path, &a, false, "{\"hidden\":3}", 1234, err, sizeof err), 0);
+        assert_int_equal(mz_checkpoint_save(path, &a, false, "{\"hidden\":3}", 1234, err, sizeof err), 0); /* overwrite */
         int64_t step = 0;
         char *cfg = NULL;
-        assert_int_equal(mz_checkpoint_load(path, &c, &step, &cfg, err, sizeof err), 0);
+        /* a values-only file cannot resume an optimiser */
+        assert_int_equal(mz_checkpoint_load(path, &c, true, &step, &cfg, err, sizeof err), -1);
+        assert_non_null(strstr(err, "tensor 'adam_m.enc.weight' missing"));
+        assert_int_equal(mz_checkpoint_load(path, &c, false, &step, &cfg, err, sizeof err), 0);
         assert_int_equal(step, 1234);
         assert_string_equal(cfg, "{\"hidden\":3}");
         free(cfg);
@@ -72,6 +75,22 @@ static void test_checkpoint_round_trip(void **state) {
         be->copy_d2h(be, x, a.values, (size_t)a.total * sizeof(float));
         be->copy_d2h(be, y, c.values, (size_t)a.total * sizeof(float));
         assert_memory_equal(x, y, (size_t)a.total * sizeof(float));
+        /* with the optimiser: both moments come back; without, they are ignored */
+        be->rng_fill(be, a.total, a.adam_m, MZ_RNG_NORMAL, 0.0f, 1, 1, 0);
+        be->rng_fill(be, a.total, a.adam_v, MZ_RNG_UNIFORM, 0.0f, 1, 2, 0);
+        assert_int_equal(mz_checkpoint_save(path, &a, true, NULL, 7, err, sizeof err), 0);
+        be->zero(be, c.adam_m, (size_t)c.total * 2 * sizeof(float)); /* m and v are adjacent blocks */
+        assert_int_equal(mz_checkpoint_load(path, &c, false, &step, NULL, err, sizeof err), 0);
+        be->copy_d2h(be, y, c.adam_m, (size_t)a.total * sizeof(float));
+        for (int64_t i = 0; i < a.total; i++) assert_true(y[i] == 0.0f);
+        assert_int_equal(mz_checkpoint_load(path, &c, true, &step, NULL, err, sizeof err), 0);
+        assert_int_equal(step, 7);
+        for (int blk = 0; blk < 2; blk++) {
+            be->copy_d2h(be, x, blk ? a.adam_v : a.adam_m, (size_t)a.total * sizeof(float));
+            be->copy_d2h(be, y, blk ? c.adam_v : c.adam_m, (size_t)a.total * sizeof(float));
+            for (int i = 0; i < a.count; i++)
+                assert_memory_equal(x + a.offset[i], y + a.offset[i], (size_t)mz_tensor_numel(&a.specs[i]) * sizeof(float));
+        }
         free(x), free(y);
         mz_params_free(&a), mz_params_free(&c);
     }
@@ -113,7 +132,7 @@ static uint8_t *valid_file(size_t *len) {
     mz_params a;
     mz_params_init(&a, test_cpu_backend(), SPECS, 3);
     fill_params(&a, 20);
-    MZ_CHECK(mz_checkpoint_save(path, &a, "{}", 5, err, sizeof err) == 0, "%s", err);
+    MZ_CHECK(mz_checkpoint_save(path, &a, false, "{}", 5, err, sizeof err) == 0, "%s", err);
     mz_params_free(&a);
     uint8_t *buf = slurp(path, len);
     unlink(path);
@@ -126,7 +145,7 @@ static void expect_load_error(const uint8_t *buf, size_t len, const char *needle
     spit(path, buf, len);
     mz_params p;
     mz_params_init(&p, test_cpu_backend(), SPECS, 3);
-    int rc = mz_checkpoint_load(path, &p, NULL, NULL, err, sizeof err);
+    int rc = mz_checkpoint_load(path, &p, false, NULL, NULL, err, sizeof err);
     if (rc == 0 || !strstr(err, needle)) fail_msg("expected an error containing '%s', got rc %d: '%s'", needle, rc, err);
     mz_params_free(&p);
     unlink(path);
