@@ -68,6 +68,10 @@ static void linear_bwd(op_args *a) {
     mz_fill(a->be, a->scratch, B, 1.0f);
     mz_linear_backward(a->be, a->din[0], a->din[1], a->din[2], a->dout, a->in[0], a->in[1], a->scratch, B, C, OC);
 }
+static void linear_nobias_fwd(op_args *a) { mz_linear_forward(a->be, a->out[0], a->in[0], a->in[1], NULL, B, C, OC); }
+static void linear_nobias_bwd(op_args *a) {
+    mz_linear_backward(a->be, a->din[0], a->din[1], NULL, a->dout, a->in[0], a->in[1], NULL, B, C, OC);
+}
 static void relu_fwd(op_args *a) { mz_relu_forward(a->be, a->out[0], a->in[0], B * C); }
 static void relu_bwd(op_args *a) { mz_relu_backward(a->be, a->din[0], a->dout, a->in[0], B * C); }
 static void gelu_fwd(op_args *a) { mz_gelu_forward(a->be, a->out[0], a->in[0], B * C); }
@@ -197,6 +201,8 @@ static void init_block(float **in, const op_case *c) {
 
 static const op_case CASES[] = {
     {"linear", 3, 3, SIZES(B * C, OC * C, OC), 1, SIZES(B * OC), B, 0, {0}, NULL, linear_fwd, linear_bwd, 0, 0, 0, 0, 0},
+    {"linear_no_bias", 2, 2, SIZES(B * C, OC * C), 1, SIZES(B * OC), 0, 0, {0}, NULL, linear_nobias_fwd,
+     linear_nobias_bwd, 0, 0, 0, 0, 0},
     {"relu", 1, 1, SIZES(B * C), 1, SIZES(B * C), 0, 0, {0}, NULL, relu_fwd, relu_bwd, 0, 0, 0, 0, 2 * FD_EPS},
     {"gelu", 1, 1, SIZES(B * C), 1, SIZES(B * C), 0, 0, {0}, NULL, gelu_fwd, gelu_bwd, 0, 0, 0, 0, 0},
     {"residual", 2, 2, SIZES(B * C, B * C), 1, SIZES(B * C), 0, 0, {0}, NULL, residual_fwd, residual_bwd, 0, 0, 0, 0,

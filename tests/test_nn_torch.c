@@ -228,7 +228,11 @@ static void run_reference(mz_backend *be) {
     upload(be, a.policy_target, &f, "input.policy_target", R * A);
 
     float losses[2];
+    size_t held_before, held_after;
+    be->mem_info(be, &held_before, NULL);
     step(be, &a, &w, &g, 1.0f, losses);
+    be->mem_info(be, &held_after, NULL);
+    assert_true(held_after == held_before); /* forward and backward allocate nothing */
     float ref_losses[2];
     memcpy(ref_losses, need(&f, "out.losses", 2)->data, sizeof ref_losses);
     assert_close(ref_losses, losses, 2, 0.0, RTOL, "losses vs PyTorch");

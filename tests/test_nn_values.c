@@ -156,6 +156,35 @@ static void test_one_hot_values(void **state) {
     }
 }
 
+/* a sample whose agents are all absent attends to nothing: zero output and
+ * zero gradient, never NaN */
+static void test_attention_all_masked(void **state) {
+    (void)state;
+    enum { SB = 2, SN = 3, SNH = 1, SH = 4, QKV = SB * SN * 3 * SH, OUT = SB * SN * SH, P = SB * SNH * SN * SN };
+    float qkv[QKV], mask[SB * SN] = {0, 0, 0, 1, 1, 0}, out[OUT], dqkv[QKV], dout[OUT];
+    fill_normal(qkv, QKV, 61);
+    fill_normal(dout, OUT, 62);
+    for (int b = 0; b < 2; b++) {
+        mz_backend *be = backend_at(b);
+        float *d_qkv = dev_upload(be, qkv, QKV), *d_mask = dev_upload(be, mask, SB * SN);
+        float *d_dout = dev_upload(be, dout, OUT), *d_out = (float *)be->alloc(be, sizeof out);
+        float *d_probs = (float *)be->alloc(be, P * sizeof(float)), *d_score = (float *)be->alloc(be, P * sizeof(float));
+        float *d_dqkv = (float *)be->alloc(be, sizeof dqkv);
+        be->zero(be, d_dqkv, sizeof dqkv);
+        mz_attention_forward(be, d_out, d_probs, d_qkv, d_mask, SB, SN, SNH, SH);
+        mz_attention_backward(be, d_dqkv, d_score, d_dout, d_probs, d_qkv, SB, SN, SNH, SH);
+        dev_download(be, out, d_out, OUT);
+        dev_download(be, dqkv, d_dqkv, QKV);
+        for (int i = 0; i < SN * SH; i++) assert_true(out[i] == 0.0f);          /* sample 0 */
+        for (int i = 0; i < SN * 3 * SH; i++) assert_true(dqkv[i] == 0.0f);
+        for (int i = SN * SH; i < OUT; i++) assert_false(isnan(out[i]));        /* sample 1 */
+        /* sample 1's absent agent 2 is a key nobody attends to: no k or v gradient */
+        for (int i = 0; i < 2 * SH; i++) assert_true(dqkv[(SN + 2) * 3 * SH + SH + i] == 0.0f);
+        be->free(be, d_qkv), be->free(be, d_mask), be->free(be, d_dout), be->free(be, d_out);
+        be->free(be, d_probs), be->free(be, d_score), be->free(be, d_dqkv);
+    }
+}
+
 /* dropout: keep rate near 1 - p and kept values scaled by 1 / (1 - p);
  * the identity when not training */
 static void test_dropout_modes(void **state) {
@@ -312,6 +341,7 @@ static int run_group(void) {
         cmocka_unit_test(test_h_round_trip),      cmocka_unit_test(test_h_values),
         cmocka_unit_test(test_two_hot_expectation), cmocka_unit_test(test_small_forwards),
         cmocka_unit_test(test_one_hot_values),    cmocka_unit_test(test_dropout_modes),
+        cmocka_unit_test(test_attention_all_masked),
         cmocka_unit_test(test_adamw_reference),   cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_ema_and_init),      cmocka_unit_test(test_params_and_arena),
     };
