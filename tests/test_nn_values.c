@@ -336,12 +336,27 @@ static void test_params_and_arena(void **state) {
     assert_non_null(strstr(err, "second tensor"));
 }
 
+/* a host pointer handed to an emulated-CUDA op fails as on a GPU */
+static void relu_into_host_memory(void *arg) {
+    (void)arg;
+    mz_backend *be = test_emu_backend();
+    float host_out[8], *dev_in = (float *)be->alloc(be, sizeof host_out);
+    mz_relu_forward(be, host_out, dev_in, 8);
+}
+
+static void test_host_pointer_refused(void **state) {
+    (void)state;
+    char err[512];
+    assert_int_equal(run_in_child(relu_into_host_memory, NULL, err, sizeof err), 1);
+    assert_non_null(strstr(err, "relu_forward output"));
+}
+
 static int run_group(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_h_round_trip),      cmocka_unit_test(test_h_values),
         cmocka_unit_test(test_two_hot_expectation), cmocka_unit_test(test_small_forwards),
         cmocka_unit_test(test_one_hot_values),    cmocka_unit_test(test_dropout_modes),
-        cmocka_unit_test(test_attention_all_masked),
+        cmocka_unit_test(test_attention_all_masked), cmocka_unit_test(test_host_pointer_refused),
         cmocka_unit_test(test_adamw_reference),   cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_ema_and_init),      cmocka_unit_test(test_params_and_arena),
     };
