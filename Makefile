@@ -6,7 +6,7 @@
 #                   C++ compiler against src/cuda_emu.h (device emulation)
 #   make test       CPU tests + emulated-CUDA parity tests + CLI tests
 #   make asan       the same suite under AddressSanitizer + UBSan
-#   make bench      backend micro-benchmarks (table + bench/results/*.json)
+#   make bench      backend and NN benchmarks (table + bench/results/*.json)
 #   make deps       apt-get the Debian packages that are missing
 #
 # Knobs: ARCH=native (default x86-64-v2 on x86_64), WERROR=1, CUDA_HOME=...,
@@ -154,6 +154,7 @@ bench: $(BIN)
 	  $(PYTHON) bench/peers/env_jaxmarl.py --json bench/results/env_peers.json; \
 	else echo "bench: $(PYTHON) cannot import jaxmarl and jumanji: env peers skipped (pip install jax jaxmarl jumanji, or PYTHON=...)"; fi
 	./$(BIN) bench env --json bench/results/env.json $$([ -f bench/results/env_peers.json ] && echo --peers bench/results/env_peers.json)
+	OMP_WAIT_POLICY=passive ./$(BIN) bench nn --json bench/results/nn.json
 
 # ---- objects ----------------------------------------------------------------
 

@@ -1,0 +1,423 @@
+/* Single-source bodies of the NN kernels. Each body does the work of one
+ * index (an element, a row, a column or an attention query row, as its name
+ * says); src/nn/nn_cpu.c runs it in an OpenMP loop and src/nn/nn_cuda.cu in
+ * a grid-stride kernel (also under emulation). Layouts are row-major:
+ * a [B x C] activation has element (r, c) at r * C + c.
+ *
+ * Backward bodies ADD into input gradients (llm.c habit): a tensor used twice
+ * (residual streams) collects both contributions without extra buffers, and
+ * the caller zeroes gradients once per step. */
+#ifndef MZ_NN_OPS_H
+#define MZ_NN_OPS_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "src/hd.h"
+#include "src/rng.h"
+
+/* Agents per sample in attention: per-query scores live in registers. */
+#define MZ_NN_MAX_AGENTS 64
+/* MuZero's floor on the min-max range of a hidden state. */
+#define MZ_NN_MINMAX_FLOOR 1e-5f
+
+/* ---- element-wise ------------------------------------------------------- */
+
+HD static inline void fill_body(int64_t i, float *out, float value) { out[i] = value; }
+
+HD static inline void bias_add_body(int64_t i, float *out, const float *bias, int C) { out[i] += bias[i % C]; }
+
+HD static inline void relu_forward_body(int64_t i, float *out, const float *inp) {
+    out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+/* the kink at 0 takes gradient 0, as PyTorch does. dout is loaded
+ * unconditionally so the compiler emits a select, not a branch: signs are
+ * random, and the mispredicted branch made this 10x slower than forward. */
+HD static inline void relu_backward_body(int64_t i, float *dinp, const float *dout, const float *inp) {
+    float g = dout[i];
+    dinp[i] += inp[i] > 0.0f ? g : 0.0f;
+}
+
+/* exact GELU (erf form), PyTorch's nn.GELU() default */
+HD static inline void gelu_forward_body(int64_t i, float *out, const float *inp) {
+    float x = inp[i];
+    out[i] = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+HD static inline void gelu_backward_body(int64_t i, float *dinp, const float *dout, const float *inp) {
+    float x = inp[i];
+    float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+    float pdf = 0.39894228040143268f * expf(-0.5f * x * x);
+    dinp[i] += dout[i] * (cdf + x * pdf);
+}
+
+/* y = a + b (residual); dinp += s * dout covers the residual backward and
+ * the gradient-scale op (forward identity, backward times s) */
+HD static inline void add_forward_body(int64_t i, float *out, const float *a, const float *b) { out[i] = a[i] + b[i]; }
+HD static inline void scaled_accumulate_body(int64_t i, float *dinp, const float *dout, float s) {
+    dinp[i] += s * dout[i];
+}
+
+/* out [B x (C1+C2)] = [a | b]; one index per output element */
+HD static inline void concat_forward_body(int64_t i, float *out, const float *a, const float *b, int C1, int C2) {
+    int64_t r = i / (C1 + C2);
+    int c = (int)(i % (C1 + C2));
+    out[i] = c < C1 ? a[r * C1 + c] : b[r * C2 + (c - C1)];
+}
+HD static inline void concat_backward_body(int64_t i, float *da, float *db, const float *dout, int C1, int C2) {
+    int64_t r = i / (C1 + C2);
+    int c = (int)(i % (C1 + C2));
+    if (c < C1) da[r * C1 + c] += dout[i];
+    else db[r * C2 + (c - C1)] += dout[i];
+}
+
+/* out [B x K]; an index outside [0, K) (no action) gives a zero row */
+HD static inline void one_hot_body(int64_t i, float *out, const int32_t *index, int K) {
+    int64_t r = i / K;
+    int k = (int)(i % K);
+    out[i] = index[r] == k ? 1.0f : 0.0f;
+}
+
+/* x [B x N x C] + sinusoid(agent n, feature c): sin on even features, cos
+ * on odd ones, frequency 10000^(-2 floor(c/2) / C) (Vaswani et al.) */
+HD static inline float positional_value(int n, int c, int C) {
+    float freq = expf(-logf(10000.0f) * (float)(2 * (c / 2)) / (float)C);
+    float angle = (float)n * freq;
+    return (c % 2 == 0) ? sinf(angle) : cosf(angle);
+}
+HD static inline void positional_forward_body(int64_t i, float *out, const float *inp, int N, int C) {
+    int n = (int)((i / C) % N);
+    int c = (int)(i % C);
+    out[i] = inp[i] + positional_value(n, c, C);
+}
+
+/* inverted dropout: element i is kept with probability 1 - p and scaled by
+ * 1 / (1 - p); the mask is a pure function of (seed, i), so backward redraws
+ * it instead of storing it */
+HD static inline float dropout_scale(int64_t i, float p, uint64_t seed) {
+    mz_rng r;
+    mz_rng_init(&r, seed, 0xd0u, (uint64_t)i);
+    return mz_rng_uniform(&r) >= p ? 1.0f / (1.0f - p) : 0.0f;
+}
+HD static inline void dropout_forward_body(int64_t i, float *out, const float *inp, float p, uint64_t seed) {
+    out[i] = inp[i] * dropout_scale(i, p, seed);
+}
+HD static inline void dropout_backward_body(int64_t i, float *dinp, const float *dout, float p, uint64_t seed) {
+    dinp[i] += dout[i] * dropout_scale(i, p, seed);
+}
+
+/* MuZero value transform h(x) = sign(x)(sqrt(|x|+1) - 1) + eps x, with eps x
+ * OUTSIDE the sign (a peer implementation puts it inside, which biases
+ * negative values). Double inside: the inverse cancels badly near 0. */
+HD static inline double h_transform(double x, double eps) {
+    double s = x < 0.0 ? -1.0 : (x > 0.0 ? 1.0 : 0.0);
+    return s * (sqrt(fabs(x) + 1.0) - 1.0) + eps * x;
+}
+/* exact inverse: solve eps a^2 + a - (|y| + 1 + eps) = 0 for a = sqrt(|x|+1)
+ * (the larger root, written without cancellation), then x = sign(y)(a^2 - 1) */
+HD static inline double h_inverse(double y, double eps) {
+    double s = y < 0.0 ? -1.0 : (y > 0.0 ? 1.0 : 0.0);
+    double c = fabs(y) + 1.0 + eps;
+    double a = 2.0 * c / (1.0 + sqrt(1.0 + 4.0 * eps * c));
+    return s * ((a - 1.0) * (a + 1.0));
+}
+HD static inline void h_forward_body(int64_t i, float *out, const float *inp, float eps) {
+    out[i] = (float)h_transform((double)inp[i], (double)eps);
+}
+HD static inline void h_backward_body(int64_t i, float *dinp, const float *dout, const float *inp, float eps) {
+    dinp[i] += dout[i] * (float)(0.5 / sqrt(fabs((double)inp[i]) + 1.0) + (double)eps);
+}
+HD static inline void h_inverse_forward_body(int64_t i, float *out, const float *inp, float eps) {
+    out[i] = (float)h_inverse((double)inp[i], (double)eps);
+}
+
+/* ---- optimiser (one parameter each) ------------------------------------- */
+
+/* PyTorch AdamW: p *= 1 - lr wd; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps),
+ * with the gradient first multiplied by grad_scale (clip and loss-scale) */
+HD static inline void adamw_body(int64_t i, float *param, float *m, float *v, const float *grad, float lr,
+                                 float beta1, float beta2, float eps, float weight_decay, float bias_corr1,
+                                 float bias_corr2_sqrt, float grad_scale) {
+    float g = grad[i] * grad_scale;
+    float mi = beta1 * m[i] + (1.0f - beta1) * g;
+    float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    float p = param[i] * (1.0f - lr * weight_decay);
+    param[i] = p - (lr / bias_corr1) * mi / (sqrtf(vi) / bias_corr2_sqrt + eps);
+}
+
+/* ---- per row ------------------------------------------------------------ */
+
+/* out = (x - mean) * rstd * weight + bias; mean and rstd kept for backward */
+HD static inline void layernorm_forward_body(int64_t r, float *out, float *mean, float *rstd, const float *inp,
+                                             const float *weight, const float *bias, int C, float eps) {
+    const float *x = inp + r * C;
+    float s = 0.0f;
+    for (int c = 0; c < C; c++) s += x[c];
+    float mu = s / (float)C;
+    float var = 0.0f;
+    for (int c = 0; c < C; c++) var += (x[c] - mu) * (x[c] - mu);
+    float rs = 1.0f / sqrtf(var / (float)C + eps);
+    for (int c = 0; c < C; c++) out[r * C + c] = (x[c] - mu) * rs * weight[c] + bias[c];
+    mean[r] = mu;
+    rstd[r] = rs;
+}
+HD static inline void layernorm_backward_input_body(int64_t r, float *dinp, const float *dout, const float *inp,
+                                                    const float *weight, const float *mean, const float *rstd,
+                                                    int C) {
+    const float *x = inp + r * C, *dy = dout + r * C;
+    float mu = mean[r], rs = rstd[r];
+    float mean_dnorm = 0.0f, mean_dnorm_norm = 0.0f;
+    for (int c = 0; c < C; c++) {
+        float dnorm = dy[c] * weight[c];
+        mean_dnorm += dnorm;
+        mean_dnorm_norm += dnorm * (x[c] - mu) * rs;
+    }
+    mean_dnorm /= (float)C;
+    mean_dnorm_norm /= (float)C;
+    for (int c = 0; c < C; c++) {
+        float norm = (x[c] - mu) * rs;
+        dinp[r * C + c] += rs * (dy[c] * weight[c] - mean_dnorm - norm * mean_dnorm_norm);
+    }
+}
+/* one index per feature: consecutive threads read consecutive addresses */
+HD static inline void layernorm_backward_params_body(int64_t c, float *dweight, float *dbias, const float *dout,
+                                                     const float *inp, const float *mean, const float *rstd,
+                                                     int B, int C) {
+    float dw = 0.0f, db = 0.0f;
+    for (int r = 0; r < B; r++) {
+        float dy = dout[(int64_t)r * C + c];
+        dw += dy * (inp[(int64_t)r * C + c] - mean[r]) * rstd[r];
+        db += dy;
+    }
+    dweight[c] += dw;
+    dbias[c] += db;
+}
+
+/* MuZero hidden-state scaling to [0, 1] per row: (x - min) / range, where a
+ * range below the floor gets the floor added */
+HD static inline float minmax_range(float lo, float hi) {
+    float range = hi - lo;
+    return range < MZ_NN_MINMAX_FLOOR ? range + MZ_NN_MINMAX_FLOOR : range;
+}
+HD static inline void minmax_forward_body(int64_t r, float *out, const float *inp, int C) {
+    const float *x = inp + r * C;
+    float lo = x[0], hi = x[0];
+    for (int c = 1; c < C; c++) {
+        lo = x[c] < lo ? x[c] : lo;
+        hi = x[c] > hi ? x[c] : hi;
+    }
+    float range = minmax_range(lo, hi);
+    for (int c = 0; c < C; c++) out[r * C + c] = (x[c] - lo) / range;
+}
+/* gradient flows into the arg-min and arg-max (first of ties) as well */
+HD static inline void minmax_backward_body(int64_t r, float *dinp, const float *dout, const float *inp, int C) {
+    const float *x = inp + r * C, *dy = dout + r * C;
+    int arg_lo = 0, arg_hi = 0;
+    for (int c = 1; c < C; c++) {
+        if (x[c] < x[arg_lo]) arg_lo = c;
+        if (x[c] > x[arg_hi]) arg_hi = c;
+    }
+    float lo = x[arg_lo], range = minmax_range(lo, x[arg_hi]);
+    float sum_dy = 0.0f, sum_dy_norm = 0.0f;
+    for (int c = 0; c < C; c++) {
+        sum_dy += dy[c];
+        sum_dy_norm += dy[c] * (x[c] - lo) / range;
+    }
+    for (int c = 0; c < C; c++) dinp[r * C + c] += dy[c] / range;
+    /* d out_c / d lo = -1/range + (x_c - lo)/range^2; d out_c / d hi = -(x_c - lo)/range^2 */
+    dinp[r * C + arg_lo] += -sum_dy / range + sum_dy_norm / range;
+    dinp[r * C + arg_hi] += -sum_dy_norm / range;
+}
+
+HD static inline void softmax_forward_body(int64_t r, float *probs, const float *logits, int C) {
+    const float *x = logits + r * C;
+    float mx = x[0];
+    for (int c = 1; c < C; c++) mx = x[c] > mx ? x[c] : mx;
+    float s = 0.0f;
+    for (int c = 0; c < C; c++) s += expf(x[c] - mx);
+    for (int c = 0; c < C; c++) probs[r * C + c] = expf(x[c] - mx) / s;
+}
+HD static inline void softmax_backward_body(int64_t r, float *dlogits, const float *dprobs, const float *probs, int C) {
+    const float *p = probs + r * C, *dp = dprobs + r * C;
+    float dot = 0.0f;
+    for (int c = 0; c < C; c++) dot += p[c] * dp[c];
+    for (int c = 0; c < C; c++) dlogits[r * C + c] += p[c] * (dp[c] - dot);
+}
+
+/* loss[r] = -sum_c target[r,c] log softmax(logits[r])_c */
+HD static inline void cross_entropy_forward_body(int64_t r, float *loss, const float *logits, const float *target,
+                                                 int C) {
+    const float *x = logits + r * C, *t = target + r * C;
+    float mx = x[0];
+    for (int c = 1; c < C; c++) mx = x[c] > mx ? x[c] : mx;
+    float s = 0.0f;
+    for (int c = 0; c < C; c++) s += expf(x[c] - mx);
+    float log_z = mx + logf(s), l = 0.0f;
+    for (int c = 0; c < C; c++) l -= t[c] * (x[c] - log_z);
+    loss[r] = l;
+}
+HD static inline void cross_entropy_backward_body(int64_t r, float *dlogits, const float *dloss, const float *logits,
+                                                  const float *target, int C) {
+    const float *x = logits + r * C, *t = target + r * C;
+    float mx = x[0];
+    for (int c = 1; c < C; c++) mx = x[c] > mx ? x[c] : mx;
+    float s = 0.0f, t_sum = 0.0f;
+    for (int c = 0; c < C; c++) {
+        s += expf(x[c] - mx);
+        t_sum += t[c];
+    }
+    for (int c = 0; c < C; c++) dlogits[r * C + c] += dloss[r] * (expf(x[c] - mx) / s * t_sum - t[c]);
+}
+
+/* loss[r] = mean_c (a - b)^2 */
+HD static inline void mse_forward_body(int64_t r, float *loss, const float *a, const float *b, int C) {
+    float s = 0.0f;
+    for (int c = 0; c < C; c++) s += (a[r * C + c] - b[r * C + c]) * (a[r * C + c] - b[r * C + c]);
+    loss[r] = s / (float)C;
+}
+HD static inline void mse_backward_body(int64_t r, float *da, const float *dloss, const float *a, const float *b, int C) {
+    for (int c = 0; c < C; c++) da[r * C + c] += dloss[r] * 2.0f * (a[r * C + c] - b[r * C + c]) / (float)C;
+}
+
+/* loss[r] = -cos(a_r, b_r); b is the stop-gradient target (no db). Norms
+ * are floored at 1e-8 like F.cosine_similarity's eps. */
+#define MZ_NN_COS_EPS 1e-8f
+HD static inline void neg_cosine_forward_body(int64_t r, float *loss, const float *a, const float *b, int C) {
+    float ab = 0.0f, aa = 0.0f, bb = 0.0f;
+    for (int c = 0; c < C; c++) {
+        ab += a[r * C + c] * b[r * C + c];
+        aa += a[r * C + c] * a[r * C + c];
+        bb += b[r * C + c] * b[r * C + c];
+    }
+    float na = fmaxf(sqrtf(aa), MZ_NN_COS_EPS), nb = fmaxf(sqrtf(bb), MZ_NN_COS_EPS);
+    loss[r] = -ab / (na * nb);
+}
+HD static inline void neg_cosine_backward_body(int64_t r, float *da, const float *dloss, const float *a, const float *b,
+                                               int C) {
+    float ab = 0.0f, aa = 0.0f, bb = 0.0f;
+    for (int c = 0; c < C; c++) {
+        ab += a[r * C + c] * b[r * C + c];
+        aa += a[r * C + c] * a[r * C + c];
+        bb += b[r * C + c] * b[r * C + c];
+    }
+    float na = fmaxf(sqrtf(aa), MZ_NN_COS_EPS), nb = fmaxf(sqrtf(bb), MZ_NN_COS_EPS);
+    float a_term = sqrtf(aa) > MZ_NN_COS_EPS ? ab / (na * na * na * nb) : 0.0f;
+    for (int c = 0; c < C; c++) da[r * C + c] += -dloss[r] * (b[r * C + c] / (na * nb) - a_term * a[r * C + c]);
+}
+
+/* Two-hot onto the integer support -S..S (K = 2S+1 atoms): x is clamped to
+ * [-S, S] and split between the two neighbouring atoms. */
+HD static inline void two_hot_body(int64_t r, float *out, const float *x, int S) {
+    int K = 2 * S + 1;
+    float v = fminf(fmaxf(x[r], (float)-S), (float)S);
+    float lo = floorf(v);
+    int k = (int)lo + S;
+    float upper = v - lo;
+    for (int j = 0; j < K; j++) out[r * K + j] = 0.0f;
+    if (k >= K - 1) {
+        out[r * K + K - 1] = 1.0f;
+    } else {
+        out[r * K + k] = 1.0f - upper;
+        out[r * K + k + 1] = upper;
+    }
+}
+/* out[r] = sum_k probs[r,k] * (k - S) */
+HD static inline void expectation_forward_body(int64_t r, float *out, const float *probs, int S) {
+    int K = 2 * S + 1;
+    float s = 0.0f;
+    for (int k = 0; k < K; k++) s += probs[r * K + k] * (float)(k - S);
+    out[r] = s;
+}
+HD static inline void expectation_backward_body(int64_t i, float *dprobs, const float *dout, int S) {
+    int K = 2 * S + 1;
+    dprobs[i] += dout[i / K] * (float)((int)(i % K) - S);
+}
+
+/* products of a masked mean: weighted[r] = loss[r] * mask[r] */
+HD static inline void mul_body(int64_t i, float *out, const float *a, const float *b) { out[i] = a[i] * b[i]; }
+
+/* ---- attention across the agent axis ------------------------------------ */
+/* qkv [B*N x 3H] (q | k | v, head h in columns h*D .. h*D+D-1 of each), out
+ * [B*N x H], probs [B x NH x N x N]; key_mask [B x N] (1 present, 0 absent)
+ * or NULL. One index per (b, head, query i). A query whose keys are all
+ * absent attends to nothing and outputs zeros. */
+HD static inline void attention_forward_body(int64_t idx, float *out, float *probs, const float *qkv,
+                                             const float *key_mask, int N, int NH, int H) {
+    int D = H / NH;
+    int i = (int)(idx % N), h = (int)((idx / N) % NH);
+    int64_t b = idx / ((int64_t)N * NH);
+    float scale = 1.0f / sqrtf((float)D);
+    const float *q = qkv + (b * N + i) * 3 * H + h * D;
+    float score[MZ_NN_MAX_AGENTS];
+    float mx = -INFINITY;
+    for (int j = 0; j < N; j++) {
+        const float *k = qkv + (b * N + j) * 3 * H + H + h * D;
+        float s = 0.0f;
+        for (int d = 0; d < D; d++) s += q[d] * k[d];
+        bool present = !key_mask || key_mask[b * N + j] != 0.0f;
+        score[j] = present ? s * scale : -INFINITY;
+        mx = score[j] > mx ? score[j] : mx;
+    }
+    float total = 0.0f;
+    for (int j = 0; j < N; j++) {
+        score[j] = mx == -INFINITY ? 0.0f : expf(score[j] - mx);
+        total += score[j];
+    }
+    float *p = probs + idx * N;
+    for (int j = 0; j < N; j++) p[j] = total > 0.0f ? score[j] / total : 0.0f;
+    float *y = out + (b * N + i) * H + h * D;
+    for (int d = 0; d < D; d++) {
+        float acc = 0.0f;
+        for (int j = 0; j < N; j++) acc += p[j] * qkv[(b * N + j) * 3 * H + 2 * H + h * D + d];
+        y[d] = acc;
+    }
+}
+/* first pass, per (b, head, query i): dq, and dscores into dscore [like probs] */
+HD static inline void attention_backward_query_body(int64_t idx, float *dqkv, float *dscore, const float *dout,
+                                                    const float *probs, const float *qkv, int N, int NH, int H) {
+    int D = H / NH;
+    int i = (int)(idx % N), h = (int)((idx / N) % NH);
+    int64_t b = idx / ((int64_t)N * NH);
+    float scale = 1.0f / sqrtf((float)D);
+    const float *p = probs + idx * N, *dy = dout + (b * N + i) * H + h * D;
+    float dp[MZ_NN_MAX_AGENTS];
+    float dot = 0.0f;
+    for (int j = 0; j < N; j++) {
+        const float *v = qkv + (b * N + j) * 3 * H + 2 * H + h * D;
+        float s = 0.0f;
+        for (int d = 0; d < D; d++) s += dy[d] * v[d];
+        dp[j] = s;
+        dot += p[j] * s;
+    }
+    float *ds = dscore + idx * N;
+    for (int j = 0; j < N; j++) ds[j] = p[j] * (dp[j] - dot) * scale;
+    float *dq = dqkv + (b * N + i) * 3 * H + h * D;
+    for (int d = 0; d < D; d++) {
+        float acc = 0.0f;
+        for (int j = 0; j < N; j++) acc += ds[j] * qkv[(b * N + j) * 3 * H + H + h * D + d];
+        dq[d] += acc;
+    }
+}
+/* second pass, per (b, head, key j): dk and dv, summing over queries */
+HD static inline void attention_backward_key_body(int64_t idx, float *dqkv, const float *dscore, const float *dout,
+                                                  const float *probs, const float *qkv, int N, int NH, int H) {
+    int D = H / NH;
+    int j = (int)(idx % N), h = (int)((idx / N) % NH);
+    int64_t b = idx / ((int64_t)N * NH);
+    int64_t head_base = (b * NH + h) * N; /* row of query 0 in probs / dscore */
+    float *dk = dqkv + (b * N + j) * 3 * H + H + h * D;
+    float *dv = dqkv + (b * N + j) * 3 * H + 2 * H + h * D;
+    for (int d = 0; d < D; d++) {
+        float acc_k = 0.0f, acc_v = 0.0f;
+        for (int i = 0; i < N; i++) {
+            acc_k += dscore[(head_base + i) * N + j] * qkv[(b * N + i) * 3 * H + h * D + d];
+            acc_v += probs[(head_base + i) * N + j] * dout[(b * N + i) * H + h * D + d];
+        }
+        dk[d] += acc_k;
+        dv[d] += acc_v;
+    }
+}
+
+#endif
