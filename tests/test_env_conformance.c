@@ -5,7 +5,8 @@
  * CUDA backend. */
 #include <malloc.h>
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+/* in the ASan runtime; gcc 12 ships no header declaring it */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 #include <math.h>
 #include <stdlib.h>
