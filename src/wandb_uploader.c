@@ -446,6 +446,16 @@ bool mz_wandb_uploader_log(mz_wandb_uploader *u, const char *history_line, const
     return queued;
 }
 
+void mz_wandb_uploader_log_summary(mz_wandb_uploader *u, const char *summary_line) {
+    lock(u);
+    if (!u->dead) {
+        free(u->summary);
+        u->summary = mz_strdup(summary_line);
+        signal_wake(u);
+    }
+    unlock(u);
+}
+
 void mz_wandb_uploader_console(mz_wandb_uploader *u, const char *text, bool is_error) {
     /* output.log lines: [ERROR ]<UTC 2006-01-02T15:04:05.000000> text */
     struct timespec ts;

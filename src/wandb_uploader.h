@@ -34,6 +34,9 @@ mz_wandb_uploader *mz_wandb_uploader_start(const mz_wandb_settings *s, const cha
  * upload has stopped for good). Never blocks on the network. */
 bool mz_wandb_uploader_log(mz_wandb_uploader *u, const char *history_line, const char *summary_line);
 
+/* Replaces the summary to send, without a history row. */
+void mz_wandb_uploader_log_summary(mz_wandb_uploader *u, const char *summary_line);
+
 /* Queues one console line (output.log), without the timestamp prefix. */
 void mz_wandb_uploader_console(mz_wandb_uploader *u, const char *text, bool is_error);
 

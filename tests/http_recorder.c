@@ -147,6 +147,9 @@ static void serve_one(recorder *r, int fd) {
     }
     char *body = NULL;
     int status = script.status ? script.status : 200;
+    pthread_mutex_lock(&r->mu);
+    if (q) q->status = status;
+    pthread_mutex_unlock(&r->mu);
     if (status != 200) body = mz_strdup("{\"error\":\"scripted failure\"}");
     else if (is_graphql) body = upsert_answer(q->body);
     else body = mz_strdup("{\"exitcode\":null,\"limits\":{}}");

@@ -14,7 +14,8 @@
 typedef struct {
     char method[16], path[512], authorization[512];
     char *body;
-    double at; /* seconds since the recorder started */
+    double at;  /* seconds since the recorder started */
+    int status; /* what it was answered; 0 while unanswered (hung) */
 } recorded_request;
 
 /* What to answer to request i: status 0 means "answer like W&B", -1 means
