@@ -68,7 +68,7 @@ CFLAGS := -std=c11 -O2 -g $(ARCH_FLAG) $(OMP_FLAG) -Wall -Wextra -Wshadow -Wstri
 CXXFLAGS_EMU := -std=c++17 -O2 -g $(ARCH_FLAG) $(OMP_FLAG) -Wall -Wextra $(WERROR_FLAG) \
                 -DMZ_CUDA_EMU -DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_CPP $(if $(THRUST_INC),-isystem $(THRUST_INC))
 LINKFLAGS := -g $(ARCH_FLAG) $(OMP_FLAG)
-LDLIBS := -lopenblas -lcjson -lcurl -lm -lpthread
+LDLIBS := -lopenblas -lcjson -lcurl -lcairo -lm -lpthread
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
@@ -110,7 +110,7 @@ ASAN_BIN_OBJ := $(call obj,asan,$(LIB_C) $(MAIN_C) $(NOCUDA_C))
 ASAN_TEST_OBJ := $(call obj,asan,$(LIB_C) $(EMU_C) $(TEST_C)) $(call obj,asan-emu,$(CUDA_CU) $(TEST_CU))
 
 DEPS_STAMP := $(BUILD)/.deps-ok
-DEB_PACKAGES := build-essential libcjson-dev libcurl4-openssl-dev libopenblas-dev libcmocka-dev \
+DEB_PACKAGES := build-essential libcjson-dev libcurl4-openssl-dev libopenblas-dev libcmocka-dev libcairo2-dev \
                 $(if $(wildcard $(CUDA_HOME)/include/cccl/thrust $(CUDA_HOME)/include/thrust),,libthrust-dev)
 
 .PHONY: all emu test asan bench deps clean help

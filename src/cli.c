@@ -12,6 +12,7 @@
 #include "src/backend.h"
 #include "src/check.h"
 #include "src/config.h"
+#include "src/plot.h"
 #include "src/wandb_settings.h"
 #include "src/wandb_sync.h"
 
@@ -176,6 +177,51 @@ static int cmd_bench(int argc, char **argv) {
     return rc;
 }
 
+static int cmd_plot(int argc, char **argv) {
+    const command *cmd = find_command("plot");
+    const char *metric = "mean_episode_return", *out = NULL;
+    const char **paths = calloc((size_t)argc, sizeof *paths);
+    if (!paths) {
+        fprintf(stderr, "mazero plot: out of memory\n");
+        return MZ_EXIT_RUNTIME;
+    }
+    int n_paths = 0, rc = -1;
+    for (int i = 1; i < argc && rc < 0; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            printf("%s", cmd->usage);
+            rc = 0;
+        } else if ((!strcmp(arg, "--metric") || !strcmp(arg, "--out")) && i + 1 < argc) {
+            *(!strcmp(arg, "--metric") ? &metric : &out) = argv[++i];
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            fprintf(stderr, "mazero plot: %s '%s'\nrun 'mazero plot --help' for usage\n",
+                    !strcmp(arg, "--metric") || !strcmp(arg, "--out") ? "option needs a value:" : "unknown option",
+                    arg);
+            rc = MZ_EXIT_USAGE;
+        } else {
+            paths[n_paths++] = arg;
+        }
+    }
+    if (rc < 0 && n_paths == 0) {
+        fprintf(stderr, "mazero plot: missing RUN_DIR\n%s", cmd->usage);
+        rc = MZ_EXIT_USAGE;
+    }
+    if (rc < 0) {
+        char default_out[256], err[1024];
+        snprintf(default_out, sizeof default_out, "%s.png", metric);
+        if (!out) out = default_out;
+        if (mz_plot(paths, n_paths, metric, out, err, sizeof err) == 0) {
+            printf("mazero plot: wrote %s\n", out);
+            rc = 0;
+        } else {
+            fprintf(stderr, "mazero plot: %s\n", err);
+            rc = strstr(err, "expected a .png") ? MZ_EXIT_USAGE : MZ_EXIT_RUNTIME;
+        }
+    }
+    free(paths);
+    return rc;
+}
+
 static int cmd_wandb_sync(int argc, char **argv) {
     const command *cmd = find_command("wandb-sync");
     cli_args a;
@@ -262,6 +308,15 @@ static const command commands[] = {
      "  --schema     list every key: type, default, allowed values, meaning\n"
      "  --markdown   the schema as a Markdown table (as in README.md)\n",
      cmd_config},
+    {"plot", "learning curves of runs (PNG or SVG)",
+     "usage: mazero plot RUN_DIR... [--metric NAME] [--out FILE.png|FILE.svg]\n"
+     "\n"
+     "Draws NAME (default mean_episode_return) from each run's metrics.jsonl\n"
+     "against environment steps. Runs are grouped by algorithm: the mean over\n"
+     "seeds, with a 95% confidence band (Student t). A RUN_DIR may also be a\n"
+     "folder holding run directories, e.g. runs/. Default --out: NAME.png.\n"
+     "example: mazero plot runs/ --metric mean_episode_return --out curves.svg\n",
+     cmd_plot},
     {"wandb-sync", "upload a run's W&B file (offline runs, failed uploads)",
      "usage: mazero wandb-sync RUN_DIR [key=value ...]\n"
      "\n"

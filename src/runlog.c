@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "src/plot.h"
 #include "src/progress.h"
 #include "src/strbuf.h"
 #include "src/wandb_file.h"
@@ -435,20 +436,19 @@ void mz_runlog_row(mz_runlog *rl, int64_t step, int64_t env_steps, const mz_metr
     if (fwrite(line.data, 1, line.len, rl->metrics) != line.len || fflush(rl->metrics) != 0)
         io_warning(rl, "metrics.jsonl");
 
+    /* W&B history: _step counts rows from 0; our step and env_steps ride along as metrics */
+    const char *names[5] = {"_step", "_runtime", "_timestamp", "step", "env_steps"};
+    double values[5] = {(double)rl->rows, runtime, timestamp, (double)step, (double)env_steps};
+    for (int i = 0; i < n + 5; i++) remember(rl, i < 5 ? names[i] : m[i - 5].name, i < 5 ? values[i] : m[i - 5].value);
     if (rl->wandb_file) {
-        /* W&B history: _step counts rows from 0; our step and env_steps ride along as metrics */
         int n_items = n + 5;
         mz_wandb_item *items = mz_calloc((size_t)n_items, sizeof *items);
         mz_strbuf *texts = mz_calloc((size_t)n_items, sizeof *texts);
-        const char *names[5] = {"_step", "_runtime", "_timestamp", "step", "env_steps"};
-        double values[5] = {(double)rl->rows, runtime, timestamp, (double)step, (double)env_steps};
         for (int i = 0; i < n_items; i++) {
             items[i].key = i < 5 ? names[i] : m[i - 5].name;
             mz_strbuf_json_number(&texts[i], i < 5 ? values[i] : m[i - 5].value, false);
             items[i].value_json = texts[i].data;
-            if (i != 0) remember(rl, items[i].key, i < 5 ? values[i] : m[i - 5].value);
         }
-        remember(rl, "_step", (double)rl->rows);
         mz_wandb_file_history(rl->wandb_file, rl->rows, items, n_items);
         if (rl->uploader) {
             mz_strbuf history = {0}, summary = {0};
@@ -546,6 +546,21 @@ void mz_runlog_eval_absolute(mz_runlog *rl, const double *returns, int n) {
 
 /* ---- close ------------------------------------------------------------------ */
 
+/* plots/<metric>.png for the return and the losses of this run */
+static void write_plots(mz_runlog *rl) {
+    int drawn = 0;
+    for (int i = 0; i < rl->n_latest && drawn < 1 + MZ_PROGRESS_MAX_LOSSES; i++) {
+        const char *name = rl->latest[i].name;
+        if (strcmp(name, "mean_episode_return") != 0 && !is_loss(name)) continue;
+        char path[PATH_LEN + 160], err[PATH_LEN + 256];
+        if (mz_format(path, sizeof path, "%s/plots/%s.png", rl->dir, name) != 0 || strchr(name, '/')) continue;
+        const char *dirs[] = {rl->dir};
+        if (mz_plot(dirs, 1, name, path, err, sizeof err) != 0)
+            fprintf(stderr, "mazero: warning: plot of %s not written: %s\n", name, err);
+        drawn++;
+    }
+}
+
 int mz_runlog_close(mz_runlog *rl, int exit_code) {
     if (open_run == rl) open_run = NULL;
     MZ_CHECK(sigaction(SIGINT, &old_int, NULL) == 0 && sigaction(SIGTERM, &old_term, NULL) == 0,
@@ -583,6 +598,8 @@ int mz_runlog_close(mz_runlog *rl, int exit_code) {
                     (long long)report.rows_sent, (long long)report.rows_not_sent, rl->wandb_path, rl->dir,
                     rl->wandb_path);
     }
+    if (fflush(rl->metrics) != 0) io_warning(rl, "metrics.jsonl");
+    write_plots(rl);
     int rc = rl->failed_io ? MZ_EXIT_RUNTIME : 0;
     if (fclose(rl->metrics) != 0 || fclose(rl->console) != 0) rc = MZ_EXIT_RUNTIME;
     for (int i = 0; i < rl->n_latest; i++) free(rl->latest[i].name);

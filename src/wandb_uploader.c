@@ -53,6 +53,7 @@ static void list_free_lines(line_list *l, int from, int to) {
 
 /* Drops the first n lines (already sent), keeping the rest in order. */
 static void list_drop_front(line_list *l, int n) {
+    if (n == 0) return;
     list_free_lines(l, 0, n);
     memmove(l->lines, l->lines + n, (size_t)(l->n - n) * sizeof *l->lines);
     l->n -= n;
