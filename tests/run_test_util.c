@@ -13,8 +13,15 @@
 #include "src/strbuf.h"
 #include "tests/test_util.h"
 
+/* MZ_TEST_KEEP_DIR=DIR: the folders go under DIR and stay, for the
+ * Python checks (tests/python_checks.sh) to read what the C code wrote. */
+static const char *keep_dir(void) {
+    const char *keep = getenv("MZ_TEST_KEEP_DIR");
+    return keep && keep[0] ? keep : NULL;
+}
+
 void make_temp_dir(char *out, size_t len) {
-    const char *tmp = getenv("TMPDIR");
+    const char *tmp = keep_dir() ? keep_dir() : getenv("TMPDIR");
     snprintf(out, len, "%s/mazero-test-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
     MZ_CHECK(mkdtemp(out), "mkdtemp('%s') failed", out);
 }
@@ -24,7 +31,10 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path);
 }
 
-void remove_tree(const char *path) { MZ_CHECK(nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0, "cannot remove '%s'", path); }
+void remove_tree(const char *path) {
+    if (keep_dir()) return;
+    MZ_CHECK(nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0, "cannot remove '%s'", path);
+}
 
 void load_test_config(mz_config *cfg, const char *root, int n, char **overrides) {
     char dir_setting[512];

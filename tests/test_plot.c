@@ -30,6 +30,8 @@ static void make_runs(const char *root) {
                 mz_runlog_row(rl, k, 1000 * k, &loss, 1);
                 mz_runlog_eval(rl, k, 1000 * k, returns, 2);
             }
+            double absolute[] = {(a + 1) * 10.0, (a + 1) * 10.0 + 1, (a + 1) * 10.0 - 1};
+            mz_runlog_eval_absolute(rl, absolute, 3);
             mz_runlog_close(rl, 0);
         }
 }
