@@ -179,7 +179,8 @@ $(BUILD)/cuda/%.cu.o: %.cu | $(DEPS_STAMP)
 
 # ---- dependencies -------------------------------------------------------------
 
-$(DEPS_STAMP):
+# Re-checked when the Makefile (and so DEB_PACKAGES) changes.
+$(DEPS_STAMP): Makefile
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(@D) && touch $@
 
