@@ -144,6 +144,7 @@ $(ASAN_TEST_BIN): $(ASAN_TEST_OBJ)
 
 asan: $(ASAN_BIN) $(ASAN_TEST_BIN)
 	@ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp MZ_PYTHON_CHECKS=0 \
 	  tests/run_all.sh $(ASAN_TEST_BIN) $(ASAN_BIN)
 
 PYTHON ?= python3
@@ -185,7 +186,8 @@ $(BUILD)/cuda/%.cu.o: %.cu | $(DEPS_STAMP)
 
 # ---- dependencies -------------------------------------------------------------
 
-$(DEPS_STAMP):
+# Re-checked when the Makefile (and so DEB_PACKAGES) changes.
+$(DEPS_STAMP): Makefile
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(@D) && touch $@
 

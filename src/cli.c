@@ -17,6 +17,9 @@
 #include "src/backend.h"
 #include "src/check.h"
 #include "src/config.h"
+#include "src/plot.h"
+#include "src/wandb_settings.h"
+#include "src/wandb_sync.h"
 
 #ifndef MZ_GIT_REV
 #define MZ_GIT_REV "unknown"
@@ -292,6 +295,81 @@ static int cmd_render(int argc, char **argv) {
     return rc > 0 ? rc : 0;
 }
 
+static int cmd_plot(int argc, char **argv) {
+    const command *cmd = find_command("plot");
+    const char *metric = "mean_episode_return", *out = NULL;
+    const char **paths = calloc((size_t)argc, sizeof *paths);
+    if (!paths) {
+        fprintf(stderr, "mazero plot: out of memory\n");
+        return MZ_EXIT_RUNTIME;
+    }
+    int n_paths = 0, rc = -1;
+    for (int i = 1; i < argc && rc < 0; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            printf("%s", cmd->usage);
+            rc = 0;
+        } else if ((!strcmp(arg, "--metric") || !strcmp(arg, "--out")) && i + 1 < argc) {
+            *(!strcmp(arg, "--metric") ? &metric : &out) = argv[++i];
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            fprintf(stderr, "mazero plot: %s '%s'\nrun 'mazero plot --help' for usage\n",
+                    !strcmp(arg, "--metric") || !strcmp(arg, "--out") ? "option needs a value:" : "unknown option",
+                    arg);
+            rc = MZ_EXIT_USAGE;
+        } else {
+            paths[n_paths++] = arg;
+        }
+    }
+    if (rc < 0 && n_paths == 0) {
+        fprintf(stderr, "mazero plot: missing RUN_DIR\n%s", cmd->usage);
+        rc = MZ_EXIT_USAGE;
+    }
+    if (rc < 0) {
+        char default_out[256], err[1024];
+        snprintf(default_out, sizeof default_out, "%s.png", metric);
+        if (!out) out = default_out;
+        if (mz_plot(paths, n_paths, metric, out, err, sizeof err) == 0) {
+            printf("mazero plot: wrote %s\n", out);
+            rc = 0;
+        } else {
+            fprintf(stderr, "mazero plot: %s\n", err);
+            rc = strstr(err, "expected a .png") ? MZ_EXIT_USAGE : MZ_EXIT_RUNTIME;
+        }
+    }
+    free(paths);
+    return rc;
+}
+
+static int cmd_wandb_sync(int argc, char **argv) {
+    const command *cmd = find_command("wandb-sync");
+    cli_args a;
+    int rc = parse_args(cmd, argc, argv, "", false, &a);
+    if (rc >= 0) return rc;
+    if (!a.positional) {
+        fprintf(stderr, "mazero wandb-sync: missing RUN_DIR\n%s", cmd->usage);
+        return MZ_EXIT_USAGE;
+    }
+    mz_config cfg;
+    if ((rc = load_config(&a, &cfg)) >= 0) return rc;
+    cfg.wandb.mode = MZ_WANDB_ONLINE; /* uploading is the point; WANDB_MODE=disabled still stops it */
+    mz_wandb_settings s;
+    char note[512], err[1024];
+    if (mz_wandb_settings_resolve(&cfg, &s, note, sizeof note, err, sizeof err) != 0) {
+        fprintf(stderr, "mazero wandb-sync: %s\n", err);
+        return MZ_EXIT_USAGE;
+    }
+    if (s.mode != MZ_WANDB_ONLINE) {
+        fprintf(stderr, "mazero wandb-sync: %s\n",
+                note[0] ? "no W&B API key: set WANDB_API_KEY or add a netrc entry for the server"
+                        : "WANDB_MODE says not to upload");
+        return MZ_EXIT_USAGE;
+    }
+    rc = mz_wandb_sync_run_dir(a.positional, &s, err, sizeof err);
+    memset(s.api_key, 0, sizeof s.api_key);
+    if (rc != 0) fprintf(stderr, "mazero wandb-sync: %s\n", err);
+    return rc ? MZ_EXIT_RUNTIME : 0;
+}
+
 static int cmd_version(int argc, char **argv) {
     cli_args a;
     int rc = parse_args(find_command("version"), argc, argv, "", false, &a);
@@ -361,6 +439,24 @@ static const command commands[] = {
      "  --quiet      no text frames\n"
      "example: mazero render configs/default.json env.name=rware env.scenario=tiny-2ag --gif rware.gif\n",
      cmd_render},
+    {"plot", "learning curves of runs (PNG or SVG)",
+     "usage: mazero plot RUN_DIR... [--metric NAME] [--out FILE.png|FILE.svg]\n"
+     "\n"
+     "Draws NAME (default mean_episode_return) from each run's metrics.jsonl\n"
+     "against environment steps. Runs are grouped by algorithm: the mean over\n"
+     "seeds, with a 95% confidence band (Student t). A RUN_DIR may also be a\n"
+     "folder holding run directories, e.g. runs/. Default --out: NAME.png.\n"
+     "example: mazero plot runs/ --metric mean_episode_return --out curves.svg\n",
+     cmd_plot},
+    {"wandb-sync", "upload a run's W&B file (offline runs, failed uploads)",
+     "usage: mazero wandb-sync RUN_DIR [key=value ...]\n"
+     "\n"
+     "Uploads RUN_DIR/wandb/*/run-<id>.wandb to Weights & Biases: the run, its\n"
+     "config, every history row, the summary and the exit code. The key comes\n"
+     "from WANDB_API_KEY or netrc; the server from WANDB_BASE_URL or\n"
+     "wandb.base_url=URL; wandb.* keys set timeouts and retries.\n"
+     "example: WANDB_API_KEY=... mazero wandb-sync runs/ippo/lbf-8x8-2p/20260101-120000-0\n",
+     cmd_wandb_sync},
     {"version", "print version and build features", "usage: mazero version\n", cmd_version},
 };
 
@@ -375,7 +471,7 @@ static const command *find_command(const char *name) {
 static void print_usage(FILE *f) {
     fprintf(f, "mazero %s: model-based multi-agent RL (MuZero family) on CPU and CUDA\n\n", MZ_VERSION);
     fprintf(f, "usage: mazero COMMAND [args]   (mazero COMMAND --help for each)\n\ncommands:\n");
-    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nexit status: 0 success, 1 runtime failure, 2 bad usage, config or input\n");
 }
 

@@ -17,6 +17,8 @@ typedef enum { MZ_MODE_SYNC = 0, MZ_MODE_ASYNC = 1 } mz_mode;
 typedef enum { MZ_ALGO_MAZERO = 0, MZ_ALGO_IPPO = 1, MZ_ALGO_MAPPO = 2 } mz_algo;
 typedef enum { MZ_SEARCH_MUZERO = 0, MZ_SEARCH_GUMBEL_MUZERO = 1 } mz_search_policy;
 typedef enum { MZ_SEARCH_INDEPENDENT = 0, MZ_SEARCH_JOINT = 1, MZ_SEARCH_SAMPLED = 2 } mz_search_mode;
+typedef enum { MZ_CONSOLE_AUTO = 0, MZ_CONSOLE_LINE = 1, MZ_CONSOLE_PLAIN = 2, MZ_CONSOLE_QUIET = 3 } mz_console_mode;
+typedef enum { MZ_WANDB_DISABLED = 0, MZ_WANDB_ONLINE = 1, MZ_WANDB_OFFLINE = 2 } mz_wandb_mode;
 
 typedef struct {
     char device[MZ_CFG_STR]; /* auto | cpu | cuda | cuda:N */
@@ -39,7 +41,31 @@ typedef struct {
     struct {
         char dir[MZ_CFG_STR];
         int64_t interval_steps;
+        int console;             /* mz_console_mode */
+        double progress_seconds; /* plain progress lines: one per this many seconds */
     } log;
+    struct {
+        int mode; /* mz_wandb_mode; WANDB_MODE wins */
+        char project[MZ_CFG_STR];
+        char entity[MZ_CFG_STR];
+        char base_url[MZ_CFG_STR];
+        char run_id[MZ_CFG_STR];
+        char name[MZ_CFG_STR];
+        char tags[MZ_CFG_STR]; /* comma-separated */
+        double batch_seconds;
+        double heartbeat_seconds;
+        double request_timeout_seconds;
+        double retry_base_seconds;
+        double retry_max_seconds;
+        int64_t max_retries;
+        double finish_timeout_seconds;
+        int64_t queue_rows;
+    } wandb;
+    struct {
+        bool trajectories;
+        char dir[MZ_CFG_STR];
+        int64_t chunk_steps;
+    } record;
 } mz_config;
 
 typedef enum { MZ_CFG_INT, MZ_CFG_FLOAT, MZ_CFG_BOOL, MZ_CFG_STRING, MZ_CFG_ENUM } mz_cfg_type;

@@ -38,7 +38,7 @@ expect 0 "usage: mazero COMMAND" -- --help
 expect 2 "usage: mazero COMMAND" --
 expect 2 "unknown command 'trian'" -- trian
 expect 2 "unknown option '--frobnicate'" -- --frobnicate
-for cmd in train eval bench config render version; do
+for cmd in train eval bench config render plot wandb-sync version; do
     expect 0 "usage: mazero $cmd" -- "$cmd" --help
 done
 expect 2 "unknown option '--fast'" -- train configs/default.json --fast
@@ -51,6 +51,16 @@ expect 2 "mcts.num_simulations: expected an integer in [1, 100000], got '0'" -- 
 expect 0 '"num_simulations":	7' -- config configs/default.json mcts.num_simulations=7
 expect 0 "mazero $(sed -n 's/#define MZ_VERSION "\(.*\)"/\1/p' src/cli.h)" -- version
 expect 2 "unknown benchmark 'nothing'" -- bench nothing
+expect 2 "missing RUN_DIR" -- plot
+expect 2 "unknown option '--colour'" -- plot runs --colour
+expect 2 "option needs a value: '--metric'" -- plot runs --metric
+expect 2 "expected a .png or .svg file name" -- plot runs --out curves.jpg
+expect 1 "no run directory (with metrics.jsonl) under the paths given" -- plot /nonexistent/runs
+expect 2 "missing RUN_DIR" -- wandb-sync
+# no key anywhere: a usage error, and nothing sent
+NETRC=/nonexistent HOME=/nonexistent WANDB_API_KEY= expect 2 "no W&B API key" -- wandb-sync /nonexistent/run
+WANDB_API_KEY=local-x WANDB_BASE_URL=http://127.0.0.1:9 expect 1 "no wandb/ folder" -- wandb-sync /nonexistent/run
+WANDB_MODE=sometimes expect 2 "WANDB_MODE: expected one of online, offline, dryrun, disabled, got 'sometimes'" -- wandb-sync /x
 
 # environments: scenario errors name the value; render plays and draws
 expect 2 "env.scenario '1x4-2ag': rware needs an odd number of shelf columns, got 4" -- config configs/default.json env.name=rware env.scenario=1x4-2ag

@@ -1,0 +1,28 @@
+/* The console progress line: environment steps, share of the budget,
+ * steps/s, ETA, the latest return and the losses. */
+#ifndef MZ_PROGRESS_H
+#define MZ_PROGRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MZ_PROGRESS_MAX_LOSSES 3
+
+typedef struct {
+    int64_t env_steps, total_env_steps;
+    double elapsed_seconds;
+    bool has_return;
+    double latest_return;
+    int n_losses;
+    const char *loss_names[MZ_PROGRESS_MAX_LOSSES];
+    double loss_values[MZ_PROGRESS_MAX_LOSSES];
+} mz_progress;
+
+/* e.g. "[ 45.0%] 450.0k/1.0M env steps | 12.3k steps/s | ETA 0:00:45 | return 12.34 | loss 0.1234" */
+void mz_progress_format(const mz_progress *p, char *out, size_t len);
+
+/* 1234 -> "1.2k", 1500000 -> "1.5M" */
+void mz_format_count(double v, char *out, size_t len);
+
+#endif
