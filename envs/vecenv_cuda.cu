@@ -16,20 +16,19 @@ __global__ void vecenv_observe_kernel(int64_t E, mz_env_params p, mz_env_buffers
     MZ_GRID_STRIDE_LOOP(e, E) vecenv_observe_body(e, &p, b);
 }
 
-/* The first and last byte of every buffer must be device memory. */
+/* Every buffer must be device memory (checked under emulation). */
 static void require_device_buffers(const mz_env_params *p, const mz_env_buffers &b, int E) {
-    size_t e = (size_t)E, N = (size_t)p->N;
-    MZ_REQUIRE_DEVICE(b.states, e * (size_t)p->state_bytes, "vecenv states");
-    MZ_REQUIRE_DEVICE(b.obs, e * N * (size_t)p->O * sizeof(float), "vecenv obs");
-    MZ_REQUIRE_DEVICE(b.final_obs, e * N * (size_t)p->O * sizeof(float), "vecenv final_obs");
-    MZ_REQUIRE_DEVICE(b.global_state, e * (size_t)p->S * sizeof(float), "vecenv global_state");
-    MZ_REQUIRE_DEVICE(b.actions, e * N * sizeof(int32_t), "vecenv actions");
-    MZ_REQUIRE_DEVICE(b.agent_reward, e * N * sizeof(float), "vecenv agent_reward");
-    MZ_REQUIRE_DEVICE(b.avail, e * N * (size_t)p->A, "vecenv avail");
-    MZ_REQUIRE_DEVICE(b.done_won, e, "vecenv done_won");
+    MZ_REQUIRE_DEVICE(b.states, (size_t)E * (size_t)p->state_bytes, "vecenv states");
+    MZ_REQUIRE_DEVICE(b.obs, (size_t)E * p->N * p->O * sizeof(float), "vecenv obs");
+    MZ_REQUIRE_DEVICE(b.final_obs, (size_t)E * p->N * p->O * sizeof(float), "vecenv final_obs");
+    MZ_REQUIRE_DEVICE(b.global_state, (size_t)E * p->S * sizeof(float), "vecenv global_state");
+    MZ_REQUIRE_DEVICE(b.actions, (size_t)E * p->N * sizeof(int32_t), "vecenv actions");
+    MZ_REQUIRE_DEVICE(b.agent_reward, (size_t)E * p->N * sizeof(float), "vecenv agent_reward");
+    MZ_REQUIRE_DEVICE(b.avail, (size_t)E * p->N * p->A, "vecenv avail");
+    MZ_REQUIRE_DEVICE(b.done_won, (size_t)E, "vecenv done_won");
+    (void)p;
     (void)b;
-    (void)e;
-    (void)N;
+    (void)E;
 }
 
 extern "C" void mz_vecenv_reset_cuda(mz_backend *be, const mz_env_params *p, mz_env_buffers b, int E) {

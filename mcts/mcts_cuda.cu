@@ -21,12 +21,11 @@ __global__ void mcts_summary_kernel(mcts_tree t, mcts_params p, uint32_t call) {
 static unsigned int grid_for_trees(int B) { return (unsigned int)((B + MCTS_BLOCK - 1) / MCTS_BLOCK); }
 
 static void require_tree(const mcts_tree &t) {
-    size_t bna = (size_t)t.B * t.N * t.A;
-    MZ_REQUIRE_DEVICE(t.children_index, bna * sizeof(int32_t), "mcts children_index");
-    MZ_REQUIRE_DEVICE(t.children_values, bna * sizeof(float), "mcts children_values");
+    MZ_REQUIRE_DEVICE(t.children_index, (size_t)t.B * t.N * t.A * sizeof(int32_t), "mcts children_index");
+    MZ_REQUIRE_DEVICE(t.children_values, (size_t)t.B * t.N * t.A * sizeof(float), "mcts children_values");
     MZ_REQUIRE_DEVICE(t.node_values, (size_t)t.B * t.N * sizeof(float), "mcts node_values");
     MZ_REQUIRE_DEVICE(t.model_logits, (size_t)t.B * t.A * sizeof(float), "mcts model_logits");
-    (void)bna;
+    (void)t;
 }
 
 extern "C" void mcts_init_root_cuda(mz_backend *be, mcts_tree t, mcts_params p, uint32_t call, int noise) {

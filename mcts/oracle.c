@@ -196,6 +196,7 @@ void mcts_oracle_destroy(mcts_oracle *o) {
 
 int mcts_oracle_num_actions(const mcts_oracle *o) { return o->A; }
 int mcts_oracle_num_nodes(const mcts_oracle *o) { return o->n_stored; }
+float mcts_oracle_discount(const mcts_oracle *o) { return o->view.discount; }
 
 static void oracle_root(void *ctx, mz_backend *be, float *logits, float *value) {
     mcts_oracle *o = (mcts_oracle *)ctx;
@@ -332,11 +333,38 @@ static cJSON *node_json(const host_tree *h, int n, int action, float prior, floa
     return j;
 }
 
-char *mcts_tree_to_json(mcts_search *s, int b, const char *algorithm) {
+char *mcts_tree_to_json(mcts_search *s, int b, float discount) {
     host_tree h = download_tree(s, b);
-    cJSON *root = cJSON_CreateObject();
-    MZ_CHECK(root, "cJSON: out of memory");
-    cJSON_AddStringToObject(root, "algorithm", algorithm);
+    const mcts_params *p = &s->params;
+    cJSON *root = cJSON_CreateObject(), *cfg = cJSON_CreateObject(), *kw = cJSON_CreateObject(), *env = cJSON_CreateObject();
+    MZ_CHECK(root && cfg && kw && env, "cJSON: out of memory");
+    if (p->policy == MCTS_MUZERO) {
+        cJSON_AddStringToObject(root, "algorithm", "muzero");
+        cJSON_AddNumberToObject(cfg, "dirichlet_alpha", p->dirichlet_alpha);
+        cJSON_AddNumberToObject(cfg, "dirichlet_fraction", p->dirichlet_fraction);
+        cJSON_AddNumberToObject(cfg, "pb_c_base", p->pb_c_base);
+        cJSON_AddNumberToObject(cfg, "pb_c_init", p->pb_c_init);
+        if (p->qtransform == MCTS_Q_MIN_MAX) {
+            cJSON_AddStringToObject(cfg, "qtransform", "qtransform_by_min_max");
+            cJSON_AddNumberToObject(kw, "min_value", p->qmin);
+            cJSON_AddNumberToObject(kw, "max_value", p->qmax);
+        } else {
+            cJSON_AddStringToObject(cfg, "qtransform", "qtransform_by_parent_and_siblings");
+        }
+    } else {
+        cJSON_AddStringToObject(root, "algorithm", "gumbel_muzero");
+        cJSON_AddNumberToObject(cfg, "gumbel_scale", p->gumbel_scale);
+        cJSON_AddNumberToObject(cfg, "max_num_considered_actions", p->max_num_considered_actions);
+        cJSON_AddStringToObject(cfg, "qtransform", "qtransform_completed_by_mix_value");
+        cJSON_AddNumberToObject(kw, "maxvisit_init", p->maxvisit_init);
+        cJSON_AddBoolToObject(kw, "rescale_values", p->rescale_values);
+        cJSON_AddBoolToObject(kw, "use_mixed_value", p->use_mixed_value);
+        cJSON_AddNumberToObject(kw, "value_scale", p->value_scale);
+    }
+    cJSON_AddItemToObject(cfg, "qtransform_kwargs", kw);
+    cJSON_AddItemToObject(root, "algorithm_config", cfg);
+    cJSON_AddNumberToObject(env, "discount", discount);
+    cJSON_AddItemToObject(root, "env_config", env);
     cJSON_AddItemToObject(root, "tree", node_json(&h, 0, -1, 1.0f, 0.0f, true));
     char *text = cJSON_PrintUnformatted(root);
     MZ_CHECK(text, "cJSON: out of memory");

@@ -34,8 +34,13 @@ typedef struct {
 /* Compares tree b of a finished search with the stored tree. */
 void mcts_oracle_compare(mcts_oracle *o, mcts_search *s, int b, mcts_oracle_report *r);
 
-/* Tree b in the mctx fixture JSON format; caller frees. */
-char *mcts_tree_to_json(mcts_search *s, int b, const char *algorithm);
+/* The discount of the stored tree's env_config. */
+float mcts_oracle_discount(const mcts_oracle *o);
+
+/* Tree b in the mctx fixture JSON format, with the search's settings as
+ * algorithm_config and `discount` as env_config, so the file can itself be
+ * replayed with mcts_oracle_load; caller frees. */
+char *mcts_tree_to_json(mcts_search *s, int b, float discount);
 /* Tree b as a Graphviz digraph (visits, values, priors), nodes with at most
  * max_nodes shown (most visited first); 0 or -1 on a write error. */
 int mcts_tree_to_dot(mcts_search *s, int b, FILE *f, int max_nodes);

@@ -13,6 +13,7 @@
 #include "bench/bench_nn.h"
 #include "envs/render.h"
 #include "envs/vecenv.h"
+#include "mcts/oracle.h"
 #include "src/rng.h"
 #include "src/backend.h"
 #include "src/check.h"
@@ -44,6 +45,7 @@ typedef struct {
     const char *json_path;
     const char *peers_path;
     const char *steps_text, *png_dir, *gif_path; /* render */
+    const char *oracle_path, *out_path, *dot_path;  /* search */
     const char *positional; /* bench: what to benchmark */
 } cli_args;
 
@@ -77,6 +79,9 @@ static int parse_args(const command *cmd, int argc, char **argv, const char *all
             else if (known && !strcmp(arg, "--steps") && i + 1 < argc) a->steps_text = argv[++i];
             else if (known && !strcmp(arg, "--png") && i + 1 < argc) a->png_dir = argv[++i];
             else if (known && !strcmp(arg, "--gif") && i + 1 < argc) a->gif_path = argv[++i];
+            else if (known && !strcmp(arg, "--oracle") && i + 1 < argc) a->oracle_path = argv[++i];
+            else if (known && !strcmp(arg, "--out") && i + 1 < argc) a->out_path = argv[++i];
+            else if (known && !strcmp(arg, "--dot") && i + 1 < argc) a->dot_path = argv[++i];
             else {
                 fprintf(stderr, "mazero %s: %s '%s'\n", cmd->name,
                         known ? "option needs a value:" : "unknown option", arg);
@@ -295,6 +300,69 @@ static int cmd_render(int argc, char **argv) {
     return rc > 0 ? rc : 0;
 }
 
+/* Replays a stored mctx tree: the tree is the model; the search must
+ * rebuild it. */
+static int cmd_search(int argc, char **argv) {
+    const command *cmd = find_command("search");
+    cli_args a;
+    int rc = parse_args(cmd, argc, argv, "--oracle --out --dot", false, &a);
+    if (rc >= 0) return rc;
+    if (!a.oracle_path || a.positional) {
+        fprintf(stderr, "mazero search: %s\n%s", a.positional ? "unexpected argument" : "missing --oracle TREE.json", cmd->usage);
+        return MZ_EXIT_USAGE;
+    }
+    mz_config cfg;
+    mz_backend *be = NULL;
+    char chosen[512], err[512];
+    if ((rc = load_config_and_backend(&a, &cfg, &be, chosen, sizeof chosen)) >= 0) return rc;
+    mcts_params p;
+    mcts_oracle *o = mcts_oracle_load(a.oracle_path, be, 1, &p, err, sizeof err);
+    if (!o) {
+        fprintf(stderr, "mazero search: %s\n", err);
+        be->destroy(be);
+        return MZ_EXIT_USAGE;
+    }
+    mcts_search *s = mcts_search_create(be, &p, 1, mcts_oracle_num_actions(o));
+    mcts_model model = mcts_oracle_model(o);
+    mcts_search_run(s, &model);
+    mcts_oracle_report r;
+    mcts_oracle_compare(o, s, 0, &r);
+    printf("%s search of %s on %s: %d simulations, %d actions\n", p.policy == MCTS_MUZERO ? "muzero" : "gumbel_muzero", a.oracle_path, chosen, p.num_simulations,
+           mcts_oracle_num_actions(o));
+    bool same = !r.mismatched_visits && !r.mismatched_order && !r.missing && r.max_value_error <= 1e-5;
+    if (same)
+        printf("reproduced: all %d nodes with the same visit counts and creation order, values within %.2g\n",
+               r.nodes_compared, r.max_value_error);
+    else
+        printf("NOT reproduced: %d visit and %d order mismatches, %d nodes missing, max value error %.3g; first: %s\n",
+               r.mismatched_visits, r.mismatched_order, r.missing, r.max_value_error, r.first_problem);
+    rc = same ? 0 : MZ_EXIT_RUNTIME;
+    if (a.out_path) {
+        char *json = mcts_tree_to_json(s, 0, mcts_oracle_discount(o));
+        FILE *f = fopen(a.out_path, "w");
+        if (!f || fputs(json, f) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "mazero search: cannot write '%s'\n", a.out_path);
+            rc = MZ_EXIT_RUNTIME;
+        } else {
+            printf("wrote %s\n", a.out_path);
+        }
+        free(json);
+    }
+    if (a.dot_path) {
+        FILE *f = fopen(a.dot_path, "w");
+        if (!f || mcts_tree_to_dot(s, 0, f, 60) != 0 || fclose(f) != 0) {
+            fprintf(stderr, "mazero search: cannot write '%s'\n", a.dot_path);
+            rc = MZ_EXIT_RUNTIME;
+        } else {
+            printf("wrote %s (dot -Tpng %s -o tree.png)\n", a.dot_path, a.dot_path);
+        }
+    }
+    mcts_search_destroy(s);
+    mcts_oracle_destroy(o);
+    be->destroy(be);
+    return rc;
+}
+
 static int cmd_plot(int argc, char **argv) {
     const command *cmd = find_command("plot");
     const char *metric = "mean_episode_return", *out = NULL;
@@ -439,6 +507,17 @@ static const command commands[] = {
      "  --quiet      no text frames\n"
      "example: mazero render configs/default.json env.name=rware env.scenario=tiny-2ag --gif rware.gif\n",
      cmd_render},
+    {"search", "replay a stored mctx search tree (the tree is the model)",
+     "usage: mazero search --oracle TREE.json [key=value ...] [--out FILE.json] [--dot FILE.dot]\n"
+     "\n"
+     "Runs the search TREE.json's algorithm_config describes (mctx fixture format)\n"
+     "with the stored tree as the model: expanding child a answers with that\n"
+     "child's stored priors, value and reward. Says whether every node's visits,\n"
+     "creation order and values came back; exit 0 if so, 1 if not.\n"
+     "  --out FILE.json   write the resulting tree in the same format\n"
+     "  --dot FILE.dot    a Graphviz picture of the 60 most visited nodes\n"
+     "example: mazero search --oracle ../shared/fixtures/mctx/gumbel_muzero_tree.json device=cpu\n",
+     cmd_search},
     {"plot", "learning curves of runs (PNG or SVG)",
      "usage: mazero plot RUN_DIR... [--metric NAME] [--out FILE.png|FILE.svg]\n"
      "\n"

@@ -38,7 +38,7 @@ expect 0 "usage: mazero COMMAND" -- --help
 expect 2 "usage: mazero COMMAND" --
 expect 2 "unknown command 'trian'" -- trian
 expect 2 "unknown option '--frobnicate'" -- --frobnicate
-for cmd in train eval bench config render plot wandb-sync version; do
+for cmd in train eval bench config render search plot wandb-sync version; do
     expect 0 "usage: mazero $cmd" -- "$cmd" --help
 done
 expect 2 "unknown option '--fast'" -- train configs/default.json --fast
@@ -71,6 +71,14 @@ gif=$(mktemp --suffix=.gif)
 expect 0 "wrote $gif" -- render configs/default.json env.name=lbf env.scenario=2s-8x8-2p-2f-coop --steps 4 --quiet --gif "$gif"
 check "render wrote an animated GIF" bash -c 'head -c 6 "$1" | grep -q GIF89a' _ "$gif"
 rm -f "$gif"
+
+# search: a stored mctx tree is reproduced; the tree we write replays itself
+tree=$(mktemp --suffix=.json)
+expect 0 "reproduced: all 201 nodes with the same visit counts and creation order" -- search --oracle ../shared/fixtures/mctx/gumbel_muzero_tree.json device=cpu --out "$tree"
+expect 0 "reproduced: all 51 nodes" -- search --oracle ../shared/fixtures/mctx/muzero_qtransform_tree.json device=cpu
+expect 0 "reproduced: all 201 nodes" -- search --oracle "$tree" device=cpu
+expect 2 "missing --oracle TREE.json" -- search
+rm -f "$tree"
 
 # device=cuda: usable only with a CUDA build on a GPU machine; otherwise exit
 # 2 with exactly one line saying why.
