@@ -156,6 +156,10 @@ bench: $(BIN)
 	else echo "bench: $(PYTHON) cannot import jaxmarl and jumanji: env peers skipped (pip install jax jaxmarl jumanji, or PYTHON=...)"; fi
 	./$(BIN) bench env --json bench/results/env.json $$([ -f bench/results/env_peers.json ] && echo --peers bench/results/env_peers.json)
 	OMP_WAIT_POLICY=passive ./$(BIN) bench nn --json bench/results/nn.json
+	@if $(PYTHON) -c 'import mctx' 2>/dev/null; then \
+	  $(PYTHON) bench/peers/mcts_mctx.py --json bench/results/mcts_peers.json; \
+	else echo "bench: $(PYTHON) cannot import mctx: search peers skipped (pip install jax mctx, or PYTHON=...)"; fi
+	./$(BIN) bench mcts --json bench/results/mcts.json $$([ -f bench/results/mcts_peers.json ] && echo --peers bench/results/mcts_peers.json)
 
 # ---- objects ----------------------------------------------------------------
 
