@@ -27,6 +27,25 @@ struct mcts_ma_search {
     uint32_t calls;
 };
 
+/* A^N, or 0 when it is above `limit` (or the per-agent action count is
+ * above what the joint prior's scratch holds), with the reason in err. */
+static int joint_actions(int N, int A, int joint_limit, char *err, size_t err_len) {
+    double joint = 1;
+    for (int i = 0; i < N; i++) joint *= A;
+    int limit = joint_limit < MCTS_MAX_ACTIONS ? joint_limit : MCTS_MAX_ACTIONS;
+    if (joint <= limit && A <= 32) return (int)joint;
+    snprintf(err, err_len,
+             "mcts.mode=joint: %d agents x %d actions make %.0f joint actions, above the limit of %d "
+             "(mcts.joint_action_limit, at most %d); use mcts.mode=sampled or independent",
+             N, A, joint, limit, MCTS_MAX_ACTIONS);
+    return 0;
+}
+
+int mcts_ma_check_config(int joint, int N, int A, int joint_limit, char *err, size_t err_len) {
+    if (!joint) return 0;
+    return joint_actions(N, A, joint_limit, err, err_len) ? 0 : 2;
+}
+
 mcts_ma_search *mcts_ma_create(mz_backend *be, const mcts_params *params, mcts_ma_mode mode, int E, int N, int A,
                                int joint_limit, int partner_sample, char *err, size_t err_len) {
     if (N < 1 || N > MCTS_MA_MAX_AGENTS || A < 1 || E < 1) {
@@ -36,17 +55,8 @@ mcts_ma_search *mcts_ma_create(mz_backend *be, const mcts_params *params, mcts_m
     }
     int TA = A, B = E * N;
     if (mode == MCTS_MA_JOINT) {
-        double joint = 1;
-        for (int i = 0; i < N; i++) joint *= A;
-        int limit = joint_limit < MCTS_MAX_ACTIONS ? joint_limit : MCTS_MAX_ACTIONS;
-        if (joint > limit || A > 32) {
-            snprintf(err, err_len,
-                     "mcts.mode=joint: %d agents x %d actions make %.0f joint actions, above the limit of %d "
-                     "(mcts.joint_action_limit, at most %d); use mcts.mode=sampled or independent",
-                     N, A, joint, limit, MCTS_MAX_ACTIONS);
-            return NULL;
-        }
-        TA = (int)joint;
+        TA = joint_actions(N, A, joint_limit, err, err_len);
+        if (!TA) return NULL;
         B = E;
     }
     mcts_ma_search *m = (mcts_ma_search *)mz_calloc(1, sizeof *m);

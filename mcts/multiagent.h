@@ -40,6 +40,8 @@ typedef struct mcts_ma_search mcts_ma_search;
 mcts_ma_search *mcts_ma_create(mz_backend *be, const mcts_params *params, mcts_ma_mode mode, int E, int N, int A,
                                int joint_limit, int partner_sample, char *err, size_t err_len);
 void mcts_ma_destroy(mcts_ma_search *m);
+/* The same size check alone, for config validation: 0, or 2 with the reason. */
+int mcts_ma_check_config(int joint, int N, int A, int joint_limit, char *err, size_t err_len);
 int mcts_ma_trees(const mcts_ma_search *m); /* B: what the model is batched over */
 
 /* One search for every environment; results on the device: */

@@ -14,6 +14,7 @@
 #include "bench/bench_nn.h"
 #include "envs/render.h"
 #include "envs/vecenv.h"
+#include "mcts/multiagent.h"
 #include "mcts/oracle.h"
 #include "src/rng.h"
 #include "src/backend.h"
@@ -116,6 +117,8 @@ static int load_config(const cli_args *a, mz_config *cfg) {
         mz_env_params env; /* the environment keys are checked together, by the registry */
         rc = mz_env_params_resolve(&env, cfg->env.name, cfg->env.scenario, (int)cfg->env.max_steps,
                                    (uint64_t)cfg->seed, err, sizeof err);
+        if (rc == 0) rc = mcts_ma_check_config(cfg->mcts.mode == MZ_SEARCH_JOINT, env.N, env.A,
+                                               (int)cfg->mcts.joint_action_limit, err, sizeof err);
         if (rc == 0) return -1;
     }
     for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n")) fprintf(stderr, "mazero: %s\n", line);

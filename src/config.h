@@ -17,6 +17,7 @@ typedef enum { MZ_MODE_SYNC = 0, MZ_MODE_ASYNC = 1 } mz_mode;
 typedef enum { MZ_ALGO_MAZERO = 0, MZ_ALGO_IPPO = 1, MZ_ALGO_MAPPO = 2 } mz_algo;
 typedef enum { MZ_SEARCH_MUZERO = 0, MZ_SEARCH_GUMBEL_MUZERO = 1 } mz_search_policy;
 typedef enum { MZ_SEARCH_INDEPENDENT = 0, MZ_SEARCH_JOINT = 1, MZ_SEARCH_SAMPLED = 2 } mz_search_mode;
+typedef enum { MZ_SEARCH_PARTNER_ARGMAX = 0, MZ_SEARCH_PARTNER_SAMPLE = 1 } mz_search_partner;
 typedef enum { MZ_CONSOLE_AUTO = 0, MZ_CONSOLE_LINE = 1, MZ_CONSOLE_PLAIN = 2, MZ_CONSOLE_QUIET = 3 } mz_console_mode;
 typedef enum { MZ_WANDB_DISABLED = 0, MZ_WANDB_ONLINE = 1, MZ_WANDB_OFFLINE = 2 } mz_wandb_mode;
 
@@ -37,6 +38,8 @@ typedef struct {
         int policy; /* mz_search_policy */
         int mode;   /* mz_search_mode */
         int64_t num_simulations;
+        int64_t joint_action_limit;
+        int partner; /* mz_search_partner */
     } mcts;
     struct {
         char dir[MZ_CFG_STR];

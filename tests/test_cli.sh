@@ -72,6 +72,8 @@ expect 0 "wrote $gif" -- render configs/default.json env.name=lbf env.scenario=2
 check "render wrote an animated GIF" bash -c 'head -c 6 "$1" | grep -q GIF89a' _ "$gif"
 rm -f "$gif"
 
+expect 2 "mcts.mode=joint: 10 agents x 5 actions make 9765625 joint actions, above the limit of 512" -- config configs/default.json mcts.mode=joint env.scenario=10ag
+
 # search: a stored mctx tree is reproduced; the tree we write replays itself
 tree=$(mktemp --suffix=.json)
 expect 0 "reproduced: all 201 nodes with the same visit counts and creation order" -- search --oracle ../shared/fixtures/mctx/gumbel_muzero_tree.json device=cpu --out "$tree"
