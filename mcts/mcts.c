@@ -79,6 +79,7 @@ mcts_search *mcts_search_create(mz_backend *be, const mcts_params *params, int B
     t->action_from_parent = (int32_t *)device_array(be, bn, sizeof(int32_t));
     t->children_index = (int32_t *)device_array(be, bna, sizeof(int32_t));
     t->children_logits = (float *)device_array(be, bna, sizeof(float));
+    t->children_prior = (float *)device_array(be, bna, sizeof(float));
     t->children_visits = (int32_t *)device_array(be, bna, sizeof(int32_t));
     t->children_rewards = (float *)device_array(be, bna, sizeof(float));
     t->children_discounts = (float *)device_array(be, bna, sizeof(float));
@@ -111,7 +112,7 @@ void mcts_search_destroy(mcts_search *s) {
     mz_backend *be = s->be;
     mcts_tree *t = &s->tree;
     void *all[] = {t->node_visits, t->raw_values, t->node_values, t->parents, t->action_from_parent, t->children_index,
-                   t->children_logits, t->children_visits, t->children_rewards, t->children_discounts,
+                   t->children_logits, t->children_prior, t->children_visits, t->children_rewards, t->children_discounts,
                    t->children_values, t->root_invalid, t->root_gumbel, t->root_dirichlet, t->considered,
                    t->sim_parent, t->sim_action, t->sim_node, t->model_logits, t->model_value, t->model_reward,
                    t->model_discount, t->action, t->action_weights, t->root_value, t->root_qvalues, t->visit_counts};

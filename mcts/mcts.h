@@ -3,7 +3,9 @@
  * (Gumbel-top-k root with sequential halving, completed Q by mixed value).
  *
  * B trees of N = num_simulations + 1 nodes and A actions are structure-of-
- * arrays in backend memory, laid out [B][N] and [B][N][A] as mctx's. A search
+ * arrays in backend memory, laid out [B][N] and [B][N][A] as mctx's; a
+ * node's [A] rows are initialised when the node is created, so a search
+ * touches only the nodes it makes. A search
  * is: the model's root call, then per simulation one selection kernel (one
  * thread per tree), one batched model call on the B leaves, one expansion +
  * backup kernel; then a summary kernel. Nothing crosses to the host inside a
@@ -56,6 +58,7 @@ typedef struct {
     int32_t *action_from_parent; /* [B][N] */
     int32_t *children_index;  /* [B][N][A], MCTS_UNVISITED */
     float *children_logits;   /* [B][N][A] prior logits */
+    float *children_prior;    /* [B][N][A] softmax of the logits, computed once per expansion */
     int32_t *children_visits; /* [B][N][A] */
     float *children_rewards;  /* [B][N][A] */
     float *children_discounts; /* [B][N][A] */

@@ -86,9 +86,9 @@ HD static inline void mcts_q_min_max(const mcts_tree *t, int64_t b, int n, float
 HD static inline void mcts_q_mix_value(const mcts_tree *t, const mcts_params *p, int64_t b, int n, float *out) {
     int A = t->A;
     int64_t base = mcts_na(t, b, n);
-    float q[MCTS_MAX_ACTIONS], prior[MCTS_MAX_ACTIONS];
+    float q[MCTS_MAX_ACTIONS];
+    const float *prior = t->children_prior + base;
     mcts_qvalues(t, b, n, q);
-    mcts_softmax(t->children_logits + base, A, prior);
     float raw = t->raw_values[b * t->N + n];
     float value = raw;
     int sum_visits = 0, max_visits = 0;
@@ -115,23 +115,37 @@ HD static inline void mcts_q_mix_value(const mcts_tree *t, const mcts_params *p,
     for (int a = 0; a < A; a++) out[a] = scale * out[a];
 }
 
+/* A uniform in [0, 1) from a 32-bit key and an index (murmur3 finaliser). */
+HD static inline float mcts_tiebreak_uniform(uint32_t key, int index) {
+    uint32_t h = key ^ ((uint32_t)index * 0x9E3779B9u);
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return (float)(h >> 8) * (1.0f / 16777216.0f);
+}
+
 HD static inline int mcts_muzero_select(const mcts_tree *t, const mcts_params *p, int64_t b, int n, int depth,
                                         uint32_t sim_serial) {
     int A = t->A;
     int64_t base = mcts_na(t, b, n);
-    float score[MCTS_MAX_ACTIONS], prior[MCTS_MAX_ACTIONS];
+    float score[MCTS_MAX_ACTIONS];
+    const float *prior = t->children_prior + base;
     if (p->qtransform == MCTS_Q_MIN_MAX)
         mcts_q_min_max(t, b, n, p->qmin, p->qmax, score);
     else
         mcts_q_parent_and_siblings(t, b, n, score);
-    mcts_softmax(t->children_logits + base, A, prior);
     float visits = (float)t->node_visits[b * t->N + n];
     float pb_c = p->pb_c_init + logf((visits + p->pb_c_base + 1.0f) / p->pb_c_base);
+    /* 1e-7 x U(0,1) breaks exact ties as mctx's noise does; one Philox block
+     * per selection, spread over the actions by an integer mix */
     mz_rng r;
-    mz_rng_init_at(&r, p->seed, MCTS_STREAM_TIEBREAK, ((uint64_t)b << 32) | sim_serial, (uint32_t)depth * 1024u);
+    mz_rng_init_at(&r, p->seed, MCTS_STREAM_TIEBREAK, ((uint64_t)b << 32) | sim_serial, (uint32_t)depth);
+    uint32_t key = mz_rng_u32(&r);
     for (int a = 0; a < A; a++) {
         float policy = sqrtf(visits) * pb_c * prior[a] / ((float)t->children_visits[base + a] + 1.0f);
-        score[a] = score[a] + policy + 1e-7f * mz_rng_uniform(&r);
+        score[a] = score[a] + policy + 1e-7f * mcts_tiebreak_uniform(key, a);
     }
     return mcts_argmax(score, A, depth == 0 ? t->root_invalid + b * A : (const uint8_t *)0);
 }
@@ -181,6 +195,20 @@ HD static inline int mcts_gumbel_select_interior(const mcts_tree *t, const mcts_
 
 /* Resets tree b, draws (or takes) the root noise, and installs the root
  * from the model's output. */
+/* A node's [A] rows as mctx creates them: no children yet, the given prior. */
+HD static inline void mcts_init_node_row(const mcts_tree *t, int64_t b, int node, const float *logits) {
+    int64_t base = mcts_na(t, b, node);
+    for (int a = 0; a < t->A; a++) {
+        t->children_index[base + a] = MCTS_UNVISITED;
+        t->children_visits[base + a] = 0;
+        t->children_rewards[base + a] = t->children_discounts[base + a] = t->children_values[base + a] = 0.0f;
+        t->children_logits[base + a] = logits[a];
+    }
+    mcts_softmax(t->children_logits + base, t->A, t->children_prior + base);
+}
+
+/* Resets tree b, draws (or takes) the root noise, and installs the root
+ * from the model's output. Rows of other nodes are set when they are made. */
 HD static inline void mcts_init_root_body(int64_t b, mcts_tree t, mcts_params p, uint32_t call, int noise_from_caller) {
     int A = t.A, N = t.N;
     for (int64_t i = b * N; i < (b + 1) * N; i++) {
@@ -189,12 +217,7 @@ HD static inline void mcts_init_root_body(int64_t b, mcts_tree t, mcts_params p,
         t.parents[i] = MCTS_NO_PARENT;
         t.action_from_parent[i] = MCTS_UNVISITED;
     }
-    for (int64_t i = b * N * (int64_t)A; i < (b + 1) * N * (int64_t)A; i++) {
-        t.children_index[i] = MCTS_UNVISITED;
-        t.children_logits[i] = t.children_rewards[i] = t.children_discounts[i] = t.children_values[i] = 0.0f;
-        t.children_visits[i] = 0;
-    }
-    float *logits = t.children_logits + mcts_na(&t, b, 0);
+    float logits[MCTS_MAX_ACTIONS];
     const float *model = t.model_logits + b * A;
     const uint8_t *invalid = t.root_invalid + b * A;
     mz_rng r;
@@ -215,6 +238,7 @@ HD static inline void mcts_init_root_body(int64_t b, mcts_tree t, mcts_params p,
     float m = logits[0];
     for (int a = 1; a < A; a++) m = fmaxf(m, logits[a]);
     for (int a = 0; a < A; a++) logits[a] = invalid[a] ? MCTS_LOWEST : logits[a] - m;
+    mcts_init_node_row(&t, b, 0, logits);
     t.raw_values[b * N] = t.node_values[b * N] = t.model_value[b];
     t.node_visits[b * N] = 1;
 }
@@ -245,7 +269,13 @@ HD static inline void mcts_expand_backward_body(int64_t b, mcts_tree t) {
     int A = t.A, N = t.N;
     int parent = t.sim_parent[b], action = t.sim_action[b], node = t.sim_node[b];
     int64_t nb = b * N;
-    for (int a = 0; a < A; a++) t.children_logits[mcts_na(&t, b, node) + a] = t.model_logits[b * A + a];
+    if (t.node_visits[nb + node] == 0) {
+        mcts_init_node_row(&t, b, node, t.model_logits + b * A);
+    } else { /* a depth cut-off re-evaluates a node: mctx overwrites its prior, keeps its children */
+        int64_t base = mcts_na(&t, b, node);
+        for (int a = 0; a < A; a++) t.children_logits[base + a] = t.model_logits[b * A + a];
+        mcts_softmax(t.children_logits + base, A, t.children_prior + base);
+    }
     t.raw_values[nb + node] = t.node_values[nb + node] = t.model_value[b];
     t.node_visits[nb + node] += 1;
     int64_t edge = mcts_na(&t, b, parent) + action;

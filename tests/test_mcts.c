@@ -103,6 +103,9 @@ static void test_qtransform_cases(void **state) {
     t.children_visits = visits, t.children_logits = logits, t.children_rewards = rewards;
     t.children_discounts = discounts, t.children_values = values, t.raw_values = raw, t.node_values = node_values;
     t.node_visits = node_visits, t.children_index = index;
+    float prior[A];
+    mcts_softmax(logits, A, prior);
+    t.children_prior = prior;
     mcts_params p;
     mcts_params_default(&p, MCTS_GUMBEL_MUZERO, 8);
     p.rescale_values = 0, p.value_scale = 1.0f, p.maxvisit_init = 0.0f;
