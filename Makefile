@@ -28,6 +28,10 @@ CUDA_ARCHS ?= 80 90
 
 # ---- features ---------------------------------------------------------------
 
+comma := ,
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+OPENBLAS_OMP_DIR := /usr/lib/$(MULTIARCH)/openblas-openmp
+
 NVCC := $(shell command -v nvcc 2>/dev/null || { test -x $(CUDA_HOME)/bin/nvcc && echo $(CUDA_HOME)/bin/nvcc; })
 ifneq ($(NVCC),)
 CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
@@ -43,7 +47,7 @@ ifeq ($(MAKELEVEL),0)
 ifneq ($(filter-out clean help deps,$(or $(MAKECMDGOALS),all)),)
 $(info $(if $(NVCC),✓ nvcc: $(NVCC) (CUDA backend: $(if $(filter 1,$(CUDA)),building,make CUDA=1)),✗ nvcc not found: CUDA backend skipped (emulation tests still run)))
 $(info $(if $(HAVE_OMP),✓ OpenMP,✗ OpenMP not available: CPU backend runs single-threaded))
-$(info $(if $(HAVE_BLAS),✓ BLAS: OpenBLAS (cblas.h),✗ BLAS headers missing: make deps installs libopenblas-dev))
+$(info $(if $(HAVE_BLAS),✓ BLAS: OpenBLAS (cblas.h)$(if $(wildcard $(OPENBLAS_OMP_DIR)/libopenblas.so),$(comma) OpenMP build,$(comma) pthread build: make deps installs the OpenMP one),✗ BLAS headers missing: make deps installs libopenblas-dev))
 endif
 endif
 
@@ -68,7 +72,11 @@ CFLAGS := -std=c11 -O2 -g $(ARCH_FLAG) $(OMP_FLAG) -Wall -Wextra -Wshadow -Wstri
 CXXFLAGS_EMU := -std=c++17 -O2 -g $(ARCH_FLAG) $(OMP_FLAG) -Wall -Wextra $(WERROR_FLAG) \
                 -DMZ_CUDA_EMU -DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_CPP $(if $(THRUST_INC),-isystem $(THRUST_INC))
 LINKFLAGS := -g $(ARCH_FLAG) $(OMP_FLAG)
-LDLIBS := -lopenblas -lcjson -lcurl -lcairo -lgif -lm -lpthread
+# OpenBLAS's OpenMP build shares our OpenMP threads; the default pthread build
+# has its own, which OpenMP threads spinning between kernels starve (up to
+# 100x slower small steps). Checked when linking, after `make deps`.
+BLAS_LINK = $(shell test -e $(OPENBLAS_OMP_DIR)/libopenblas.so && echo -L$(OPENBLAS_OMP_DIR) -Wl,-rpath,$(OPENBLAS_OMP_DIR)) -lopenblas
+LDLIBS = $(BLAS_LINK) -lcjson -lcurl -lcairo -lgif -lm -lpthread
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
@@ -110,7 +118,7 @@ ASAN_BIN_OBJ := $(call obj,asan,$(LIB_C) $(MAIN_C) $(NOCUDA_C))
 ASAN_TEST_OBJ := $(call obj,asan,$(LIB_C) $(EMU_C) $(TEST_C)) $(call obj,asan-emu,$(CUDA_CU) $(TEST_CU))
 
 DEPS_STAMP := $(BUILD)/.deps-ok
-DEB_PACKAGES := build-essential libcjson-dev libcurl4-openssl-dev libopenblas-dev libcmocka-dev \
+DEB_PACKAGES := build-essential libcjson-dev libcurl4-openssl-dev libopenblas-dev libopenblas-openmp-dev libcmocka-dev \
                 libcairo2-dev libgif-dev \
                 $(if $(wildcard $(CUDA_HOME)/include/cccl/thrust $(CUDA_HOME)/include/thrust),,libthrust-dev)
 
@@ -155,7 +163,7 @@ bench: $(BIN)
 	  $(PYTHON) bench/peers/env_jaxmarl.py --json bench/results/env_peers.json; \
 	else echo "bench: $(PYTHON) cannot import jaxmarl and jumanji: env peers skipped (pip install jax jaxmarl jumanji, or PYTHON=...)"; fi
 	./$(BIN) bench env --json bench/results/env.json $$([ -f bench/results/env_peers.json ] && echo --peers bench/results/env_peers.json)
-	OMP_WAIT_POLICY=passive ./$(BIN) bench nn --json bench/results/nn.json
+	./$(BIN) bench nn --json bench/results/nn.json
 	@if $(PYTHON) -c 'import mctx' 2>/dev/null; then \
 	  $(PYTHON) bench/peers/mcts_mctx.py --json bench/results/mcts_peers.json; \
 	else echo "bench: $(PYTHON) cannot import mctx: search peers skipped (pip install jax mctx, or PYTHON=...)"; fi

@@ -7,6 +7,8 @@
  * layer shape and a 1024^3 gemm, timed in the same run. */
 #include "bench/bench_nn.h"
 
+#include <cblas.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,9 +232,10 @@ int mz_bench_nn(mz_backend *be, const char *device_desc, const char *json_path) 
     int n = 0;
     printf("nn benchmark on %s\n", device_desc);
     const char *wait = getenv("OMP_WAIT_POLICY");
-    if (strcmp(be->name, "cpu") == 0 && (!wait || strcasecmp(wait, "passive") != 0))
-        printf("note: OMP_WAIT_POLICY is not 'passive': OpenMP threads spinning after each kernel starve\n"
-               "      OpenBLAS's own threads (steps measured up to 100x slower); make bench sets it\n");
+    if (be->kind == MZ_BACKEND_CPU && openblas_get_parallel() == 1 && (!wait || strcasecmp(wait, "passive") != 0))
+        printf("note: this binary uses OpenBLAS's pthread build, whose threads OpenMP threads spinning\n"
+               "      between kernels starve (steps up to 100x slower): install libopenblas-openmp-dev and\n"
+               "      rebuild (make deps does), or set OMP_WAIT_POLICY=passive\n");
     double peak = gemm_rate(be, 1024, 1024, 1024);
     printf("gemm 1024x1024x1024: %.1f GFLOP/s (reference for the %% column)\n", peak);
     printf("%-14s %6s %5s %3s %10s %10s %14s %8s %8s\n", "what", "rows", "H", "N", "ms/step", "GFLOP/s",

@@ -8,6 +8,8 @@
 #include <omp.h>
 #endif
 
+#include <cblas.h>
+
 #include "src/check.h"
 
 /* "cuda" -> 0, "cuda:N" -> N; -1 when the text is not a CUDA device. */
@@ -25,7 +27,9 @@ static void describe_cpu(char *chosen, size_t len, const char *prefix) {
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
-    snprintf(chosen, len, "%scpu (OpenMP %d thread%s, OpenBLAS)", prefix, threads, threads == 1 ? "" : "s");
+    int blas = openblas_get_parallel(); /* 0 sequential, 1 pthreads, 2 OpenMP */
+    snprintf(chosen, len, "%scpu (OpenMP %d thread%s, OpenBLAS %s)", prefix, threads, threads == 1 ? "" : "s",
+             blas == 2 ? "OpenMP build" : blas == 1 ? "pthread build: set OMP_WAIT_POLICY=passive" : "sequential");
 }
 
 int mz_backend_open(const char *device, int threads, mz_backend **out, char *chosen, size_t chosen_len,
