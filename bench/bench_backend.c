@@ -1,22 +1,16 @@
 /* Backend micro-benchmarks: each op is repeated until it has run for at
  * least MIN_SECONDS, then reported as a rate. A benchmark, never a test. */
 #include "bench/bench_backend.h"
+#include "bench/bench_util.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "src/check.h"
 
 #define MIN_SECONDS 0.3
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct {
     char name[64];
@@ -74,15 +68,15 @@ static void measure(mz_backend *be, const bench_case *c, bench_row *row) {
     run_once(be, c, a, b, y, v); /* warm-up */
     be->sync(be);
     long calls = 0;
-    double start = now_seconds(), elapsed = 0.0;
+    double start = mz_bench_seconds(), elapsed = 0.0;
     do {
         run_once(be, c, a, b, y, v);
         calls++;
         if (calls % 4 == 0 || c->op == OP_GEMM) be->sync(be);
-        elapsed = now_seconds() - start;
+        elapsed = mz_bench_seconds() - start;
     } while (elapsed < MIN_SECONDS || calls < 3);
     be->sync(be);
-    elapsed = now_seconds() - start;
+    elapsed = mz_bench_seconds() - start;
     row->seconds_per_call = elapsed / (double)calls;
     double work;
     switch (c->op) {

@@ -3,13 +3,12 @@
  * E = 1, 64, 4096 and 1 and 2 CPU threads. Actions cycle through 16
  * pre-drawn sets already in backend memory, so only stepping is timed. */
 #include "bench/bench_env.h"
+#include "bench/bench_util.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -31,12 +30,6 @@ static const bench_env_case ENVS[] = {
 };
 static const int SIZES[] = {1, 64, 4096};
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static double steps_per_second(mz_backend *be, const mz_env_params *p, int E) {
     mz_vecenv *v = mz_vecenv_create(be, p, E);
     size_t per_set = (size_t)E * (size_t)p->N;
@@ -56,7 +49,7 @@ static double steps_per_second(mz_backend *be, const mz_env_params *p, int E) {
         mz_vecenv_step(v);
     }
     be->sync(be);
-    double start = now_seconds(), elapsed;
+    double start = mz_bench_seconds(), elapsed;
     steps = 0;
     do {
         for (int k = 0; k < 16; k++, steps++) {
@@ -64,7 +57,7 @@ static double steps_per_second(mz_backend *be, const mz_env_params *p, int E) {
             mz_vecenv_step(v);
         }
         be->sync(be);
-        elapsed = now_seconds() - start;
+        elapsed = mz_bench_seconds() - start;
     } while (elapsed < MIN_SECONDS);
     v->buf.actions = own_actions;
     be->free(be, sets);
@@ -89,24 +82,8 @@ static double peer_rate(const cJSON *peers, const char *env, const char *scenari
     return 0.0;
 }
 
-static cJSON *load_peers(const char *path) {
-    if (!path) return NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "mazero bench env: no peer timings at '%s' (%s): run bench/peers/env_jaxmarl.py\n", path, strerror(errno));
-        return NULL;
-    }
-    char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    cJSON *peers = cJSON_Parse(buf);
-    if (!peers) fprintf(stderr, "mazero bench env: '%s' is not JSON; ignoring it\n", path);
-    return peers;
-}
-
 int mz_bench_env(mz_backend *be, const char *device_desc, const char *peers_json, const char *json_path) {
-    cJSON *peers = load_peers(peers_json);
+    cJSON *peers = mz_bench_load_peers(peers_json, "env", "bench/peers/env_jaxmarl.py");
     cJSON *out = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(out, "rows");
     MZ_CHECK(out && rows, "cJSON: out of memory");
     cJSON_AddStringToObject(out, "device", device_desc);
@@ -155,19 +132,7 @@ int mz_bench_env(mz_backend *be, const char *device_desc, const char *peers_json
 #ifdef _OPENMP
     omp_set_num_threads(saved_threads);
 #endif
-    int rc = 0;
-    if (json_path) {
-        char *text = cJSON_Print(out);
-        MZ_CHECK(text, "cJSON: out of memory");
-        FILE *f = fopen(json_path, "w");
-        if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-            fprintf(stderr, "mazero bench env: cannot write '%s': %s\n", json_path, strerror(errno));
-            rc = MZ_EXIT_RUNTIME;
-        } else {
-            printf("wrote %s\n", json_path);
-        }
-        cJSON_free(text);
-    }
+    int rc = json_path ? mz_bench_write_json(out, json_path, "env") : 0;
     cJSON_Delete(out);
     cJSON_Delete(peers);
     return rc;

@@ -4,13 +4,12 @@
  * A = 18, S = 50; A at B = 1024, S = 50; S at B = 1024, A = 18; each for
  * MuZero and Gumbel MuZero, on 1 and 2 threads. */
 #include "bench/bench_mcts.h"
+#include "bench/bench_util.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -30,12 +29,6 @@ static const shape SHAPES[] = {
     {1, 18, 50}, {64, 18, 50}, {1024, 18, 50}, {4096, 18, 50}, {1024, 5, 50},
     {1024, 125, 50}, {1024, 18, 16}, {1024, 18, 200},
 };
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double sims_per_second(mz_backend *be, shape sh, mcts_policy policy, double *bytes_per_tree) {
     int M = MODEL_STATES, A = sh.A;
@@ -62,12 +55,12 @@ static double sims_per_second(mz_backend *be, shape sh, mcts_policy policy, doub
     mcts_search_run(s, &model); /* warm-up */
     be->sync(be);
     long searches = 0;
-    double start = now_seconds(), elapsed;
+    double start = mz_bench_seconds(), elapsed;
     do {
         mcts_search_run(s, &model);
         be->sync(be);
         searches++;
-        elapsed = now_seconds() - start;
+        elapsed = mz_bench_seconds() - start;
     } while (elapsed < MIN_SECONDS);
     /* the search's own arrays: 6 [N][A] of 4 bytes and 5 [N] of 4 bytes, plus [A] rows */
     size_t N = (size_t)sh.S + 1;
@@ -93,24 +86,8 @@ static double peer_rate(const cJSON *peers, const char *policy, shape sh) {
     return 0.0;
 }
 
-static cJSON *load_json(const char *path) {
-    if (!path) return NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "mazero bench mcts: no peer timings at '%s' (%s): run bench/peers/mcts_mctx.py\n", path, strerror(errno));
-        return NULL;
-    }
-    char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    cJSON *j = cJSON_Parse(buf);
-    if (!j) fprintf(stderr, "mazero bench mcts: '%s' is not JSON; ignoring it\n", path);
-    return j;
-}
-
 int mz_bench_mcts(mz_backend *be, const char *device_desc, const char *peers_json, const char *json_path) {
-    cJSON *peers = load_json(peers_json);
+    cJSON *peers = mz_bench_load_peers(peers_json, "mcts", "bench/peers/mcts_mctx.py");
     cJSON *out = cJSON_CreateObject(), *rows = cJSON_AddArrayToObject(out, "rows");
     MZ_CHECK(out && rows, "cJSON: out of memory");
     cJSON_AddStringToObject(out, "device", device_desc);
@@ -155,19 +132,7 @@ int mz_bench_mcts(mz_backend *be, const char *device_desc, const char *peers_jso
 #ifdef _OPENMP
     omp_set_num_threads(saved);
 #endif
-    int rc = 0;
-    if (json_path) {
-        char *text = cJSON_Print(out);
-        MZ_CHECK(text, "cJSON: out of memory");
-        FILE *f = fopen(json_path, "w");
-        if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-            fprintf(stderr, "mazero bench mcts: cannot write '%s': %s\n", json_path, strerror(errno));
-            rc = MZ_EXIT_RUNTIME;
-        } else {
-            printf("wrote %s\n", json_path);
-        }
-        cJSON_free(text);
-    }
+    int rc = json_path ? mz_bench_write_json(out, json_path, "mcts") : 0;
     cJSON_Delete(out);
     cJSON_Delete(peers);
     return rc;

@@ -6,6 +6,7 @@
  * twice that backward. Each rate sits next to the gemm of the MLP's own
  * layer shape and a 1024^3 gemm, timed in the same run. */
 #include "bench/bench_nn.h"
+#include "bench/bench_util.h"
 
 #include <cblas.h>
 
@@ -14,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "src/check.h"
 #include "src/nn/nn.h"
@@ -22,12 +22,6 @@
 #include "src/nn/transformer.h"
 
 #define MIN_SECONDS 0.25
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct {
     char what[32];
@@ -44,12 +38,12 @@ static double time_it(mz_backend *be, step_fn fn, void *ctx) {
     fn(be, ctx);
     be->sync(be);
     long calls = 0;
-    double start = now_seconds(), elapsed;
+    double start = mz_bench_seconds(), elapsed;
     do {
         fn(be, ctx);
         be->sync(be);
         calls++;
-        elapsed = now_seconds() - start;
+        elapsed = mz_bench_seconds() - start;
     } while (elapsed < MIN_SECONDS || calls < 3);
     return elapsed / (double)calls;
 }

@@ -17,28 +17,6 @@
 #define FIXTURE_DIR "tests/fixtures/envs"
 #define TOL 1e-5
 
-static char *read_file(const char *path) {
-    FILE *f = mz_fopen(path, "rb");
-    MZ_CHECK(fseek(f, 0, SEEK_END) == 0, "seek %s", path);
-    long n = ftell(f);
-    MZ_CHECK(n >= 0 && fseek(f, 0, SEEK_SET) == 0, "seek %s", path);
-    char *text = (char *)mz_malloc((size_t)n + 1);
-    MZ_CHECK(fread(text, 1, (size_t)n, f) == (size_t)n, "read %s", path);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
-static int json_ints(const cJSON *arr, int32_t *out, int max) {
-    int n = 0;
-    const cJSON *v;
-    cJSON_ArrayForEach(v, arr) {
-        MZ_CHECK(n < max, "fixture array longer than %d", max);
-        out[n++] = (int32_t)v->valuedouble;
-    }
-    return n;
-}
-
 static const cJSON *item(const cJSON *obj, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     MZ_CHECK(v, "fixture: missing '%s'", key);
@@ -186,7 +164,7 @@ static void resync_spread(mz_vecenv *v, const cJSON *obs_rows, void *state) {
 }
 
 static int replay_fixture(const char *path, mz_backend *be) {
-    char *text = read_file(path);
+    char *text = read_text_file(path);
     cJSON *root = cJSON_Parse(text);
     MZ_CHECK(root, "%s: not JSON", path);
     const char *name = item(root, "env")->valuestring, *scenario = item(root, "scenario")->valuestring;

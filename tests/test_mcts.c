@@ -193,38 +193,6 @@ static void test_masking(void **state) {
     }
 }
 
-static char *read_text(const char *path) {
-    FILE *f = mz_fopen(path, "rb");
-    MZ_CHECK(fseek(f, 0, SEEK_END) == 0, "seek %s", path);
-    long n = ftell(f);
-    MZ_CHECK(n >= 0 && fseek(f, 0, SEEK_SET) == 0, "seek %s", path);
-    char *text = (char *)mz_malloc((size_t)n + 1);
-    MZ_CHECK(fread(text, 1, (size_t)n, f) == (size_t)n, "read %s", path);
-    text[n] = '\0';
-    fclose(f);
-    return text;
-}
-
-static int floats(const cJSON *arr, float *out, int max) {
-    int n = 0;
-    const cJSON *v;
-    cJSON_ArrayForEach(v, arr) {
-        MZ_CHECK(n < max, "array longer than %d", max);
-        out[n++] = (float)v->valuedouble;
-    }
-    return n;
-}
-
-static int ints(const cJSON *arr, int32_t *out, int max) {
-    int n = 0;
-    const cJSON *v;
-    cJSON_ArrayForEach(v, arr) {
-        MZ_CHECK(n < max, "array longer than %d", max);
-        out[n++] = (int32_t)v->valuedouble;
-    }
-    return n;
-}
-
 static float setting(const cJSON *settings, const char *key, float fallback) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(settings, key);
     return cJSON_IsNumber(v) ? (float)v->valuedouble : cJSON_IsBool(v) ? (float)cJSON_IsTrue(v) : fallback;
@@ -261,14 +229,14 @@ static void run_golden_case(const cJSON *c, mz_backend *be) {
     }
     static float logits[BIG], value[BIG], reward[BIG], discount[BIG], noise[BIG], fbuf[BIG];
     static int32_t next[BIG], roots[BIG], invalid32[BIG], ibuf[BIG];
-    floats(cJSON_GetObjectItemCaseSensitive(table, "logits"), logits, BIG);
-    floats(cJSON_GetObjectItemCaseSensitive(table, "value"), value, BIG);
-    floats(cJSON_GetObjectItemCaseSensitive(table, "reward"), reward, BIG);
-    floats(cJSON_GetObjectItemCaseSensitive(table, "discount"), discount, BIG);
-    ints(cJSON_GetObjectItemCaseSensitive(table, "next"), next, BIG);
-    ints(cJSON_GetObjectItemCaseSensitive(c, "roots"), roots, BIG);
-    ints(cJSON_GetObjectItemCaseSensitive(c, "invalid"), invalid32, BIG);
-    floats(cJSON_GetObjectItemCaseSensitive(c, gumbel ? "gumbel" : "dirichlet"), noise, BIG);
+    json_floats(cJSON_GetObjectItemCaseSensitive(table, "logits"), logits, BIG);
+    json_floats(cJSON_GetObjectItemCaseSensitive(table, "value"), value, BIG);
+    json_floats(cJSON_GetObjectItemCaseSensitive(table, "reward"), reward, BIG);
+    json_floats(cJSON_GetObjectItemCaseSensitive(table, "discount"), discount, BIG);
+    json_ints(cJSON_GetObjectItemCaseSensitive(table, "next"), next, BIG);
+    json_ints(cJSON_GetObjectItemCaseSensitive(c, "roots"), roots, BIG);
+    json_ints(cJSON_GetObjectItemCaseSensitive(c, "invalid"), invalid32, BIG);
+    json_floats(cJSON_GetObjectItemCaseSensitive(c, gumbel ? "gumbel" : "dirichlet"), noise, BIG);
     mcts_table_model *tm = mcts_table_model_create(be, M, A, B, S + 1, logits, value, reward, discount, next);
     mcts_table_model_set_roots(tm, roots);
     mcts_search *s = mcts_search_create(be, &p, B, A);
@@ -284,21 +252,21 @@ static void run_golden_case(const cJSON *c, mz_backend *be) {
     be->copy_d2h(be, visits, s->tree.visit_counts, (size_t)(B * A) * sizeof(int32_t));
     be->copy_d2h(be, weights, s->tree.action_weights, (size_t)(B * A) * sizeof(float));
     be->copy_d2h(be, root_value, s->tree.root_value, (size_t)B * sizeof(float));
-    int n = ints(cJSON_GetObjectItemCaseSensitive(c, "visit_counts"), ibuf, BIG);
+    int n = json_ints(cJSON_GetObjectItemCaseSensitive(c, "visit_counts"), ibuf, BIG);
     for (int i = 0; i < n; i++)
         if (ibuf[i] != visits[i]) fail_msg("%s on %s: root visits [%d][%d] = %d, mctx %d", name, be->name, i / A, i % A, visits[i], ibuf[i]);
-    n = ints(cJSON_GetObjectItemCaseSensitive(c, "action"), ibuf, BIG);
+    n = json_ints(cJSON_GetObjectItemCaseSensitive(c, "action"), ibuf, BIG);
     for (int b = 0; b < n; b++) {
         if (ibuf[b] == action[b]) continue;
         /* MuZero at temperature 0: mctx samples among equally visited actions */
         bool tie = !gumbel && visits[b * A + action[b]] == visits[b * A + ibuf[b]];
         if (!tie) fail_msg("%s on %s: tree %d action %d, mctx %d", name, be->name, b, action[b], ibuf[b]);
     }
-    n = floats(cJSON_GetObjectItemCaseSensitive(c, "action_weights"), fbuf, BIG);
+    n = json_floats(cJSON_GetObjectItemCaseSensitive(c, "action_weights"), fbuf, BIG);
     char what[128];
     snprintf(what, sizeof what, "%s action_weights on %s", name, be->name);
     assert_close(fbuf, weights, n, 1e-5, 1e-5, what);
-    n = floats(cJSON_GetObjectItemCaseSensitive(c, "root_value"), fbuf, BIG);
+    n = json_floats(cJSON_GetObjectItemCaseSensitive(c, "root_value"), fbuf, BIG);
     snprintf(what, sizeof what, "%s root values on %s", name, be->name);
     assert_close(fbuf, root_value, n, 1e-5, 1e-5, what);
     int N = S + 1;
@@ -306,10 +274,10 @@ static void run_golden_case(const cJSON *c, mz_backend *be) {
     float *node_values = (float *)mz_malloc((size_t)B * N * sizeof(float));
     be->copy_d2h(be, node_visits, s->tree.node_visits, (size_t)B * N * sizeof(int32_t));
     be->copy_d2h(be, node_values, s->tree.node_values, (size_t)B * N * sizeof(float));
-    n = ints(cJSON_GetObjectItemCaseSensitive(c, "node_visits"), ibuf, BIG);
+    n = json_ints(cJSON_GetObjectItemCaseSensitive(c, "node_visits"), ibuf, BIG);
     for (int i = 0; i < n; i++)
         if (ibuf[i] != node_visits[i]) fail_msg("%s on %s: node [%d][%d] visits %d, mctx %d", name, be->name, i / N, i % N, node_visits[i], ibuf[i]);
-    n = floats(cJSON_GetObjectItemCaseSensitive(c, "node_values"), fbuf, BIG);
+    n = json_floats(cJSON_GetObjectItemCaseSensitive(c, "node_values"), fbuf, BIG);
     snprintf(what, sizeof what, "%s node values on %s", name, be->name);
     assert_close(fbuf, node_values, n, 1e-5, 1e-5, what);
     free(node_visits), free(node_values);
@@ -319,7 +287,7 @@ static void run_golden_case(const cJSON *c, mz_backend *be) {
 
 static void test_mctx_golden_cases(void **state) {
     (void)state;
-    char *text = read_text(GOLDEN);
+    char *text = read_text_file(GOLDEN);
     cJSON *root = cJSON_Parse(text);
     MZ_CHECK(root, GOLDEN ": not JSON");
     int cases = 0;

@@ -1,5 +1,7 @@
 #include "tests/test_util.h"
 
+#include <cjson/cJSON.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,4 +128,36 @@ int run_in_child(void (*fn)(void *), void *arg, char *stderr_text, size_t len) {
 void mz_test_totals(int *run, int *failed) {
     *run = total_run;
     *failed = total_failed;
+}
+
+char *read_text_file(const char *path) {
+    FILE *f = mz_fopen(path, "rb");
+    MZ_CHECK(fseek(f, 0, SEEK_END) == 0, "seek %s", path);
+    long n = ftell(f);
+    MZ_CHECK(n >= 0 && fseek(f, 0, SEEK_SET) == 0, "seek %s", path);
+    char *text = (char *)mz_malloc((size_t)n + 1);
+    MZ_CHECK(fread(text, 1, (size_t)n, f) == (size_t)n, "read %s", path);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+int json_floats(const void *arr, float *out, int max) {
+    int n = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, (const cJSON *)arr) {
+        MZ_CHECK(n < max, "fixture array longer than %d", max);
+        out[n++] = (float)v->valuedouble;
+    }
+    return n;
+}
+
+int json_ints(const void *arr, int32_t *out, int max) {
+    int n = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, (const cJSON *)arr) {
+        MZ_CHECK(n < max, "fixture array longer than %d", max);
+        out[n++] = (int32_t)v->valuedouble;
+    }
+    return n;
 }

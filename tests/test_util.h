@@ -59,6 +59,14 @@ void assert_close_(const float *ref, const float *got, int64_t n, double atol, d
 /* Fills host memory with reproducible normals (test data, not the RNG under test). */
 void fill_normal(float *x, int64_t n, uint64_t seed);
 
+/* A whole file as NUL-terminated text (exits 1 naming it on failure);
+ * caller frees. */
+char *read_text_file(const char *path);
+/* A JSON array's numbers into out[0..max); returns the count (more than max
+ * exits 1). `arr` is a const cJSON *. */
+int json_floats(const void *arr, float *out, int max);
+int json_ints(const void *arr, int32_t *out, int max);
+
 /* Runs fn(arg) in a child process; returns its exit status (or 128+signal)
  * and up to `len` bytes of what it wrote to stderr. */
 int run_in_child(void (*fn)(void *), void *arg, char *stderr_text, size_t len);
