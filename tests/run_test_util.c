@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "src/check.h"
@@ -150,30 +148,5 @@ int files_containing(const char *root, const char *needle) {
 }
 
 int run_capturing_stdout(void (*fn)(void *), void *arg, char *out, size_t len) {
-    int fds[2];
-    MZ_CHECK(pipe(fds) == 0, "pipe failed");
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    MZ_CHECK(pid >= 0, "fork failed");
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], 1);
-        int devnull = open("/dev/null", 1);
-        if (devnull >= 0) dup2(devnull, 2);
-        fn(arg);
-        fflush(stdout);
-        _exit(0);
-    }
-    close(fds[1]);
-    size_t used = 0;
-    ssize_t got;
-    char sink[256];
-    while ((got = read(fds[0], used + 1 < len ? out + used : sink, used + 1 < len ? len - used - 1 : sizeof sink)) > 0)
-        if (used + 1 < len) used += (size_t)got;
-    close(fds[0]);
-    out[used] = '\0';
-    int status = 0;
-    MZ_CHECK(waitpid(pid, &status, 0) == pid, "waitpid failed");
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return run_in_child_capturing(fn, arg, 1, out, len);
 }

@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,8 +98,9 @@ void fill_normal(float *x, int64_t n, uint64_t seed) {
     }
 }
 
-int run_in_child(void (*fn)(void *), void *arg, char *stderr_text, size_t len) {
+int run_in_child_capturing(void (*fn)(void *), void *arg, int fd, char *text, size_t len) {
     int fds[2];
+    MZ_CHECK(fd == 1 || fd == 2, "run_in_child_capturing: fd %d is neither stdout nor stderr", fd);
     MZ_CHECK(pipe(fds) == 0, "pipe failed");
     fflush(stdout);
     fflush(stderr);
@@ -106,23 +108,32 @@ int run_in_child(void (*fn)(void *), void *arg, char *stderr_text, size_t len) {
     MZ_CHECK(pid >= 0, "fork failed");
     if (pid == 0) {
         close(fds[0]);
-        dup2(fds[1], 2);
+        dup2(fds[1], fd);
+        if (fd == 1) { /* capturing stdout: keep the child's stderr off the test log */
+            int devnull = open("/dev/null", O_WRONLY);
+            if (devnull >= 0) dup2(devnull, 2);
+        }
         fn(arg);
+        fflush(stdout);
         _exit(0);
     }
     close(fds[1]);
     size_t used = 0;
     ssize_t got;
     char sink[256];
-    while ((got = read(fds[0], used + 1 < len ? stderr_text + used : sink,
+    while ((got = read(fds[0], used + 1 < len ? text + used : sink,
                        used + 1 < len ? len - used - 1 : sizeof sink)) > 0)
         if (used + 1 < len) used += (size_t)got;
     close(fds[0]);
-    if (len) stderr_text[used] = '\0';
+    if (len) text[used] = '\0';
     int status = 0;
     MZ_CHECK(waitpid(pid, &status, 0) == pid, "waitpid failed");
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+int run_in_child(void (*fn)(void *), void *arg, char *stderr_text, size_t len) {
+    return run_in_child_capturing(fn, arg, 2, stderr_text, len);
 }
 
 void mz_test_totals(int *run, int *failed) {

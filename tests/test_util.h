@@ -70,5 +70,8 @@ int json_ints(const void *arr, int32_t *out, int max);
 /* Runs fn(arg) in a child process; returns its exit status (or 128+signal)
  * and up to `len` bytes of what it wrote to stderr. */
 int run_in_child(void (*fn)(void *), void *arg, char *stderr_text, size_t len);
+/* The same capturing fd 1 (stdout; the child's stderr then goes to
+ * /dev/null) or fd 2 (stderr). */
+int run_in_child_capturing(void (*fn)(void *), void *arg, int fd, char *text, size_t len);
 
 #endif
