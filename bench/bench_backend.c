@@ -3,7 +3,6 @@
 #include "bench/bench_backend.h"
 #include "bench/bench_util.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,21 +140,20 @@ int mz_bench_backend(mz_backend *be, const char *device_desc, const char *json_p
         fflush(stdout);
     }
     if (!json_path) return 0;
-    FILE *f = fopen(json_path, "w");
-    if (!f) {
-        fprintf(stderr, "mazero bench: cannot write '%s': %s\n", json_path, strerror(errno));
-        return MZ_EXIT_RUNTIME;
+    cJSON *out = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(out, "rows");
+    MZ_CHECK(out && list, "cJSON: out of memory");
+    cJSON_AddStringToObject(out, "device", device_desc);
+    for (int i = 0; i < N_CASES; i++) {
+        cJSON *row = cJSON_CreateObject();
+        MZ_CHECK(row, "cJSON: out of memory");
+        cJSON_AddStringToObject(row, "op", rows[i].name);
+        cJSON_AddStringToObject(row, "shape", rows[i].shape);
+        cJSON_AddNumberToObject(row, "seconds_per_call", rows[i].seconds_per_call);
+        cJSON_AddNumberToObject(row, "rate", rows[i].rate);
+        cJSON_AddStringToObject(row, "unit", rows[i].unit);
+        cJSON_AddItemToArray(list, row);
     }
-    fprintf(f, "{\n  \"device\": \"%s\",\n  \"rows\": [\n", device_desc);
-    for (int i = 0; i < N_CASES; i++)
-        fprintf(f, "    {\"op\": \"%s\", \"shape\": \"%s\", \"seconds_per_call\": %.9g, \"rate\": %.6g, \"unit\": \"%s\"}%s\n",
-                rows[i].name, rows[i].shape, rows[i].seconds_per_call, rows[i].rate, rows[i].unit,
-                i + 1 < N_CASES ? "," : "");
-    fprintf(f, "  ]\n}\n");
-    if (fclose(f) != 0) {
-        fprintf(stderr, "mazero bench: error writing '%s': %s\n", json_path, strerror(errno));
-        return MZ_EXIT_RUNTIME;
-    }
-    printf("wrote %s\n", json_path);
-    return 0;
+    int rc = mz_bench_write_json(out, json_path, "backend");
+    cJSON_Delete(out);
+    return rc;
 }

@@ -10,7 +10,6 @@
 
 #include <cblas.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,23 +242,23 @@ int mz_bench_nn(mz_backend *be, const char *device_desc, const char *json_path) 
                rows[i].N, rows[i].ms, rows[i].gflops, rows[i].gemm_gflops, 100.0 * rows[i].gflops / rows[i].gemm_gflops,
                100.0 * rows[i].gflops / peak);
     if (!json_path) return 0;
-    FILE *f = fopen(json_path, "w");
-    if (!f) {
-        fprintf(stderr, "mazero bench: cannot write '%s': %s\n", json_path, strerror(errno));
-        return MZ_EXIT_RUNTIME;
+    cJSON *out = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(out, "rows");
+    MZ_CHECK(out && list, "cJSON: out of memory");
+    cJSON_AddStringToObject(out, "device", device_desc);
+    cJSON_AddNumberToObject(out, "gemm_1024_gflops", peak);
+    for (int i = 0; i < n; i++) {
+        cJSON *row = cJSON_CreateObject();
+        MZ_CHECK(row, "cJSON: out of memory");
+        cJSON_AddStringToObject(row, "what", rows[i].what);
+        cJSON_AddNumberToObject(row, "rows", rows[i].B);
+        cJSON_AddNumberToObject(row, "hidden", rows[i].H);
+        cJSON_AddNumberToObject(row, "agents", rows[i].N);
+        cJSON_AddNumberToObject(row, "ms_per_step", rows[i].ms);
+        cJSON_AddNumberToObject(row, "gflops", rows[i].gflops);
+        cJSON_AddNumberToObject(row, "gemm_layer_gflops", rows[i].gemm_gflops);
+        cJSON_AddItemToArray(list, row);
     }
-    fprintf(f, "{\n  \"device\": \"%s\",\n  \"gemm_1024_gflops\": %.6g,\n  \"rows\": [\n", device_desc, peak);
-    for (int i = 0; i < n; i++)
-        fprintf(f,
-                "    {\"what\": \"%s\", \"rows\": %d, \"hidden\": %d, \"agents\": %d, \"ms_per_step\": %.6g, "
-                "\"gflops\": %.6g, \"gemm_layer_gflops\": %.6g}%s\n",
-                rows[i].what, rows[i].B, rows[i].H, rows[i].N, rows[i].ms, rows[i].gflops, rows[i].gemm_gflops,
-                i + 1 < n ? "," : "");
-    fprintf(f, "  ]\n}\n");
-    if (fclose(f) != 0) {
-        fprintf(stderr, "mazero bench: error writing '%s': %s\n", json_path, strerror(errno));
-        return MZ_EXIT_RUNTIME;
-    }
-    printf("wrote %s\n", json_path);
-    return 0;
+    int rc = mz_bench_write_json(out, json_path, "nn");
+    cJSON_Delete(out);
+    return rc;
 }
