@@ -363,7 +363,7 @@ static void compare_with_capture(const recorder *r, const char *entity, const ch
     }
     assert_non_null(upsert);
     assert_non_null(history_keys);
-    /* the captured path with our run's names in its placeholders */
+    /* the captured path with our run's entity, project and run id substituted */
     char want_path[512];
     const char *e = strstr(stream_path, "{entity}");
     assert_non_null(e);
