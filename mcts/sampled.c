@@ -32,6 +32,16 @@ void mcts_sampled_params_default(mcts_sampled_params *p, int num_simulations) {
     p->seed = 0;
 }
 
+void mcts_sampled_params_from_config(mcts_sampled_params *p, const mz_config *cfg) {
+    mcts_sampled_params_default(p, (int)cfg->mcts.num_simulations);
+    p->K = (int)cfg->mcts.sampled_actions;
+    p->os_lambda = (float)cfg->mcts.os_lambda;
+    p->os_rho = (float)cfg->mcts.os_rho;
+    p->dirichlet_fraction = (float)cfg->mcts.root_dirichlet_fraction;
+    p->dirichlet_alpha = (float)cfg->mcts.root_dirichlet_alpha;
+    p->seed = (uint64_t)cfg->seed;
+}
+
 int mcts_sampled_check(const mcts_sampled_params *p, int E, int N, int A, char *err, size_t err_len) {
     const char *why = NULL;
     char buf[160];

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "mcts/multiagent.h"
+#include "src/config.h"
 
 #define MCTS_SAMPLED_MAX_AGENTS 16
 #define MCTS_SAMPLED_MAX_ACTIONS 64 /* per agent */
@@ -49,6 +50,11 @@ typedef struct {
 /* MAZero's defaults: K 10, c1 1.25, c2 19652, Dirichlet 0.25 / 0.3,
  * lambda 0.8, rho 0.25 (train_smac.sh). */
 void mcts_sampled_params_default(mcts_sampled_params *p, int num_simulations);
+
+/* The settings of a run's config (mcts.num_simulations, sampled_actions,
+ * os_lambda, os_rho, root_dirichlet_fraction/alpha, seed); pUCT constants
+ * are MAZero's. */
+void mcts_sampled_params_from_config(mcts_sampled_params *p, const mz_config *cfg);
 
 typedef struct mcts_sampled_search mcts_sampled_search;
 

@@ -22,9 +22,8 @@ __global__ void sampled_summary_kernel(mcts_sampled_view v) {
 static unsigned int grid_for_trees(int B) { return (unsigned int)((B + SAMPLED_BLOCK - 1) / SAMPLED_BLOCK); }
 
 static void require_view(const mcts_sampled_view &v) {
-    size_t bnk = (size_t)v.B * v.nodes * v.K;
-    MZ_REQUIRE_DEVICE(v.child, bnk * sizeof(int32_t), "sampled search children");
-    MZ_REQUIRE_DEVICE(v.slot_joint, bnk * v.N * sizeof(int32_t), "sampled search joint actions");
+    MZ_REQUIRE_DEVICE(v.child, (size_t)v.B * v.nodes * v.K * sizeof(int32_t), "sampled search children");
+    MZ_REQUIRE_DEVICE(v.slot_joint, (size_t)v.B * v.nodes * v.K * v.N * sizeof(int32_t), "sampled search joint actions");
     MZ_REQUIRE_DEVICE(v.scratch_return, (size_t)v.B * v.nodes * sizeof(float), "sampled search OS scratch");
     MZ_REQUIRE_DEVICE(v.model_logits, (size_t)v.B * v.N * v.A * sizeof(float), "sampled search model logits");
     (void)v;
