@@ -123,6 +123,12 @@ HD static inline void sampled_make_slots(const mcts_sampled_view *v, int64_t b, 
         prior[s] = prior[s] / (float)K * ratio;
         total += prior[s];
     }
+    /* every slot at pi = 0 (with eps = 1 the noise alone proposed them, or
+     * the logits underflowed): uniform over the slots rather than 0 / 0 */
+    if (!(total > 0.0f)) {
+        for (int s = 0; s < slots; s++) prior[s] = 1.0f;
+        total = (float)slots;
+    }
     for (int s = 0; s < slots; s++) prior[s] /= total;
     for (int s = 0; s < K; s++) {
         int64_t e = sampled_slot(v, b, n, s);
