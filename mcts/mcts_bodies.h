@@ -21,13 +21,19 @@
 #define MCTS_LOWEST (-FLT_MAX)     /* jnp.finfo(float32).min: masks without NaN */
 #define MCTS_EPSILON 1e-8f
 
+/* max / min for values that are never NaN: on x86 without
+ * -ffinite-math-only fmaxf / fminf are libm calls, one per element of the
+ * hot loops (8% of a MuZero search in perf). */
+HD static inline float mcts_maxf(float a, float b) { return a > b ? a : b; }
+HD static inline float mcts_minf(float a, float b) { return a < b ? a : b; }
+
 HD static inline int64_t mcts_na(const mcts_tree *t, int64_t b, int node) {
     return (b * t->N + node) * (int64_t)t->A;
 }
 
 HD static inline void mcts_softmax(const float *logits, int A, float *out) {
     float m = logits[0];
-    for (int a = 1; a < A; a++) m = fmaxf(m, logits[a]);
+    for (int a = 1; a < A; a++) m = mcts_maxf(m, logits[a]);
     float sum = 0.0f;
     for (int a = 0; a < A; a++) {
         out[a] = expf(logits[a] - m);
@@ -62,12 +68,12 @@ HD static inline void mcts_q_parent_and_siblings(const mcts_tree *t, int64_t b, 
     float lo = v, hi = v;
     for (int a = 0; a < A; a++) {
         float safe = t->children_visits[base + a] > 0 ? q[a] : v;
-        lo = fminf(lo, safe);
-        hi = fmaxf(hi, safe);
+        lo = mcts_minf(lo, safe);
+        hi = mcts_maxf(hi, safe);
     }
     for (int a = 0; a < A; a++) {
         float completed = t->children_visits[base + a] > 0 ? q[a] : lo;
-        out[a] = (completed - lo) / fmaxf(hi - lo, MCTS_EPSILON);
+        out[a] = (completed - lo) / mcts_maxf(hi - lo, MCTS_EPSILON);
     }
 }
 
@@ -100,16 +106,16 @@ HD static inline void mcts_q_mix_value(const mcts_tree *t, const mcts_params *p,
     if (p->use_mixed_value) {
         float sum_probs = 0.0f, weighted = 0.0f;
         for (int a = 0; a < A; a++)
-            if (t->children_visits[base + a] > 0) sum_probs += fmaxf(MCTS_TINY, prior[a]);
+            if (t->children_visits[base + a] > 0) sum_probs += mcts_maxf(MCTS_TINY, prior[a]);
         for (int a = 0; a < A; a++)
-            if (t->children_visits[base + a] > 0) weighted += fmaxf(MCTS_TINY, prior[a]) * q[a] / sum_probs;
+            if (t->children_visits[base + a] > 0) weighted += mcts_maxf(MCTS_TINY, prior[a]) * q[a] / sum_probs;
         value = (raw + (float)sum_visits * weighted) / ((float)sum_visits + 1.0f);
     }
     for (int a = 0; a < A; a++) out[a] = t->children_visits[base + a] > 0 ? q[a] : value;
     if (p->rescale_values) {
         float lo = out[0], hi = out[0];
-        for (int a = 1; a < A; a++) lo = fminf(lo, out[a]), hi = fmaxf(hi, out[a]);
-        for (int a = 0; a < A; a++) out[a] = (out[a] - lo) / fmaxf(hi - lo, MCTS_EPSILON);
+        for (int a = 1; a < A; a++) lo = mcts_minf(lo, out[a]), hi = mcts_maxf(hi, out[a]);
+        for (int a = 0; a < A; a++) out[a] = (out[a] - lo) / mcts_maxf(hi - lo, MCTS_EPSILON);
     }
     float scale = (p->maxvisit_init + (float)max_visits) * p->value_scale;
     for (int a = 0; a < A; a++) out[a] = scale * out[a];
@@ -154,9 +160,9 @@ HD static inline int mcts_muzero_select(const mcts_tree *t, const mcts_params *p
 HD static inline void mcts_score_considered(int considered_visit, const float *gumbel, const float *logits,
                                             const float *qhat, const int32_t *visits, int A, float *out) {
     float m = logits[0];
-    for (int a = 1; a < A; a++) m = fmaxf(m, logits[a]);
+    for (int a = 1; a < A; a++) m = mcts_maxf(m, logits[a]);
     for (int a = 0; a < A; a++) {
-        float s = fmaxf(-1e9f, gumbel[a] + (logits[a] - m) + qhat[a]);
+        float s = mcts_maxf(-1e9f, gumbel[a] + (logits[a] - m) + qhat[a]);
         out[a] = visits[a] == considered_visit ? s : -INFINITY;
     }
 }
@@ -227,7 +233,7 @@ HD static inline void mcts_init_root_body(int64_t b, mcts_tree t, mcts_params p,
         mcts_softmax(model, A, logits);
         for (int a = 0; a < A; a++) {
             float mixed = (1.0f - p.dirichlet_fraction) * logits[a] + p.dirichlet_fraction * t.root_dirichlet[b * A + a];
-            logits[a] = logf(fmaxf(mixed, MCTS_TINY));
+            logits[a] = logf(mcts_maxf(mixed, MCTS_TINY));
         }
     } else {
         if (!noise_from_caller)
@@ -236,7 +242,7 @@ HD static inline void mcts_init_root_body(int64_t b, mcts_tree t, mcts_params p,
     }
     /* _mask_invalid_actions: shift by the max, invalid to the lowest float */
     float m = logits[0];
-    for (int a = 1; a < A; a++) m = fmaxf(m, logits[a]);
+    for (int a = 1; a < A; a++) m = mcts_maxf(m, logits[a]);
     for (int a = 0; a < A; a++) logits[a] = invalid[a] ? MCTS_LOWEST : logits[a] - m;
     mcts_init_node_row(&t, b, 0, logits);
     t.raw_values[b * N] = t.node_values[b * N] = t.model_value[b];
@@ -320,10 +326,10 @@ HD static inline void mcts_summary_body(int64_t b, mcts_tree t, mcts_params p, u
             return;
         }
         float logits[MCTS_MAX_ACTIONS];
-        for (int a = 0; a < A; a++) logits[a] = logf(fmaxf(w[a], MCTS_TINY));
+        for (int a = 0; a < A; a++) logits[a] = logf(mcts_maxf(w[a], MCTS_TINY));
         float m = logits[0];
-        for (int a = 1; a < A; a++) m = fmaxf(m, logits[a]);
-        for (int a = 0; a < A; a++) logits[a] = (logits[a] - m) / fmaxf(MCTS_TINY, p.temperature);
+        for (int a = 1; a < A; a++) m = mcts_maxf(m, logits[a]);
+        for (int a = 0; a < A; a++) logits[a] = (logits[a] - m) / mcts_maxf(MCTS_TINY, p.temperature);
         mcts_softmax(logits, A, logits);
         mz_rng r;
         mz_rng_init(&r, p.seed, MCTS_STREAM_ACTION, ((uint64_t)b << 32) | call);
@@ -336,7 +342,7 @@ HD static inline void mcts_summary_body(int64_t b, mcts_tree t, mcts_params p, u
     t.action[b] = mcts_argmax(score, A, invalid);
     for (int a = 0; a < A; a++) score[a] = t.children_logits[base + a] + qhat[a];
     float m = MCTS_LOWEST;
-    for (int a = 0; a < A; a++) m = fmaxf(m, score[a]);
+    for (int a = 0; a < A; a++) m = mcts_maxf(m, score[a]);
     for (int a = 0; a < A; a++) score[a] = invalid[a] ? MCTS_LOWEST : score[a] - m;
     mcts_softmax(score, A, w);
 }

@@ -20,9 +20,9 @@
 
 typedef enum { MCTS_MA_INDEPENDENT = 0, MCTS_MA_JOINT = 1 } mcts_ma_mode;
 
-/* A model of N agents, batched over B trees (B = E for joint search, E x N
- * for independent search; the model gives tree b of environment b / N or b
- * its root). Device buffers; logits are per agent [B][N][A], the joint
+/* A model of N agents, batched over B trees (B = E for joint and sampled
+ * search (mcts/sampled.h), E x N for independent search; the model gives
+ * tree b of environment b / N or b its root). Device buffers; logits are per agent [B][N][A], the joint
  * action of a recurrent call is actions [B][N]; value, reward and discount
  * are the team's. */
 typedef struct {

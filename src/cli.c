@@ -16,6 +16,7 @@
 #include "envs/vecenv.h"
 #include "mcts/multiagent.h"
 #include "mcts/oracle.h"
+#include "mcts/sampled.h"
 #include "src/rng.h"
 #include "src/backend.h"
 #include "src/check.h"
@@ -119,6 +120,11 @@ static int load_config(const cli_args *a, mz_config *cfg) {
                                    (uint64_t)cfg->seed, err, sizeof err);
         if (rc == 0) rc = mcts_ma_check_config(cfg->mcts.mode == MZ_SEARCH_JOINT, env.N, env.A,
                                                (int)cfg->mcts.joint_action_limit, err, sizeof err);
+        if (rc == 0 && cfg->mcts.mode == MZ_SEARCH_SAMPLED) {
+            mcts_sampled_params sp;
+            mcts_sampled_params_from_config(&sp, cfg);
+            rc = mcts_sampled_check(&sp, (int)cfg->env.num_envs, env.N, env.A, err, sizeof err);
+        }
         if (rc == 0) return -1;
     }
     for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n")) fprintf(stderr, "mazero: %s\n", line);

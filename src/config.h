@@ -40,6 +40,9 @@ typedef struct {
         int64_t num_simulations;
         int64_t joint_action_limit;
         int partner; /* mz_search_partner */
+        int64_t sampled_actions; /* sampled mode: K */
+        double os_lambda, os_rho; /* sampled mode: OS(lambda); rho = fraction dropped per depth */
+        double root_dirichlet_fraction, root_dirichlet_alpha; /* sampled mode: root proposal noise */
     } mcts;
     struct {
         char dir[MZ_CFG_STR];
