@@ -14,6 +14,10 @@ void mcts_simulate_cuda(mz_backend *be, mcts_tree t, mcts_params p, int sim, uin
 void mcts_expand_backward_cuda(mz_backend *be, mcts_tree t) MZ_CUDA_LAUNCHER;
 void mcts_summary_cuda(mz_backend *be, mcts_tree t, mcts_params p, uint32_t call) MZ_CUDA_LAUNCHER;
 
+/* Below this many trees a kernel step is cheaper than waking a thread team
+ * (the search runs three steps per simulation). */
+#define MCTS_PARALLEL_MIN_TREES 16
+
 void mcts_params_default(mcts_params *p, mcts_policy policy, int num_simulations) {
     memset(p, 0, sizeof *p);
     p->policy = policy;
@@ -138,14 +142,14 @@ void mcts_search_run(mcts_search *s, const mcts_model *model) {
     if (cuda) {
         mcts_init_root_cuda(be, t, p, call, noise);
     } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (t.B >= MCTS_PARALLEL_MIN_TREES)
         for (int64_t b = 0; b < t.B; b++) mcts_init_root_body(b, t, p, call, noise);
     }
     for (int sim = 0; sim < p.num_simulations; sim++) {
         if (cuda) {
             mcts_simulate_cuda(be, t, p, sim, call);
         } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (t.B >= MCTS_PARALLEL_MIN_TREES)
             for (int64_t b = 0; b < t.B; b++) mcts_simulate_body(b, t, p, sim, call);
         }
         model->recurrent(model->ctx, be, t.sim_parent, t.sim_action, t.sim_node, t.model_reward, t.model_discount,
@@ -153,14 +157,14 @@ void mcts_search_run(mcts_search *s, const mcts_model *model) {
         if (cuda) {
             mcts_expand_backward_cuda(be, t);
         } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (t.B >= MCTS_PARALLEL_MIN_TREES)
             for (int64_t b = 0; b < t.B; b++) mcts_expand_backward_body(b, t);
         }
     }
     if (cuda) {
         mcts_summary_cuda(be, t, p, call);
     } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (t.B >= MCTS_PARALLEL_MIN_TREES)
         for (int64_t b = 0; b < t.B; b++) mcts_summary_body(b, t, p, call);
     }
 }

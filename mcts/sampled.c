@@ -152,14 +152,14 @@ void mcts_sampled_run(mcts_sampled_search *s, const mcts_ma_model *model) {
     if (cuda) {
         mcts_sampled_init_root_cuda(be, v);
     } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B >= 16)
         for (int64_t b = 0; b < B; b++) sampled_init_root_body(b, v);
     }
     for (int sim = 0; sim < v.p.num_simulations; sim++) {
         if (cuda) {
             mcts_sampled_simulate_cuda(be, v, sim);
         } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B >= 16)
             for (int64_t b = 0; b < B; b++) sampled_simulate_body(b, v, sim);
         }
         model->recurrent(model->ctx, be, v.B, v.sim_parent, v.sim_joint, v.sim_node, v.model_reward,
@@ -167,14 +167,14 @@ void mcts_sampled_run(mcts_sampled_search *s, const mcts_ma_model *model) {
         if (cuda) {
             mcts_sampled_expand_backward_cuda(be, v);
         } else {
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) if (B >= 16)
             for (int64_t b = 0; b < B; b++) sampled_expand_backward_body(b, v);
         }
     }
     if (cuda) {
         mcts_sampled_summary_cuda(be, v);
     } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B >= 16)
         for (int64_t b = 0; b < B; b++) sampled_summary_body(b, v);
     }
 }
