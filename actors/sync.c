@@ -1,0 +1,213 @@
+/* Sync-mode self-play: see sync.h. Buffers are allocated at create; a
+ * rollout step moves E observations, actions, policies and rewards to the
+ * host for the (host) replay. */
+#include "actors/sync.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/check.h"
+
+#define RET_WINDOW 100
+
+struct sync_run {
+    mz_backend *be;
+    sync_config cfg;
+    int N, O, A;
+    mz_vecenv *env, *eval_env;
+    wm_model *model;
+    mcts_ma_search *search, *eval_search;
+    replay *rb;
+    learner *learner;
+    float *d_logits, *d_value; /* [maxE*N*A], [maxE] */
+    /* host staging */
+    float *h_obs, *h_pol, *h_val, *h_rew, *h_fval, *h_ret, *h_logits;
+    int32_t *h_act;
+    uint8_t *h_term, *h_trunc, *h_done_any;
+    double rets[RET_WINDOW];
+    int64_t n_rets;
+    int64_t env_steps, updates;
+};
+
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size);
+    MZ_CHECK(p, "sync: out of host memory");
+    return p;
+}
+
+sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t err_len) {
+    const sync_config *c = cfg;
+    if (c->E < 1 || c->eval_envs < 1 || c->rollout_steps < 1 || c->updates < 0) {
+        snprintf(err, err_len, "sync: envs %d, eval envs %d, rollout steps %d, updates %d", c->E, c->eval_envs,
+                 c->rollout_steps, c->updates);
+        return NULL;
+    }
+    sync_run *s = xcalloc(1, sizeof *s);
+    s->be = be;
+    s->cfg = *cfg;
+    s->N = c->env.N, s->O = c->env.O, s->A = c->env.A;
+    int maxE = c->E > c->eval_envs ? c->E : c->eval_envs;
+    int per = c->mode == MCTS_MA_INDEPENDENT ? s->N : 1;
+    wm_config mc = c->model;
+    mc.N = s->N, mc.O = s->O, mc.A = s->A;
+    mc.max_batch = c->learner.batch;
+    mc.max_trees = maxE * per;
+    mc.max_envs = maxE;
+    mc.max_nodes = c->search.num_simulations + 1;
+    mc.K = c->replay.K;
+    mc.discount = c->replay.discount;
+    s->model = wm_create(be, &mc, err, err_len);
+    if (!s->model) {
+        free(s);
+        return NULL;
+    }
+    s->search = mcts_ma_create(be, &c->search, c->mode, c->E, s->N, s->A, c->joint_limit, 0, err, err_len);
+    s->eval_search = s->search ? mcts_ma_create(be, &c->search, c->mode, c->eval_envs, s->N, s->A, c->joint_limit, 0, err,
+                                                err_len)
+                               : NULL;
+    if (!s->eval_search) {
+        mcts_ma_destroy(s->search);
+        wm_destroy(s->model);
+        free(s);
+        return NULL;
+    }
+    mz_env_params ep = c->env;
+    s->env = mz_vecenv_create(be, &ep, c->E);
+    ep.seed = c->env.seed + 0x9e3779b9u;
+    s->eval_env = mz_vecenv_create(be, &ep, c->eval_envs);
+    replay_config rc = c->replay;
+    rc.E = c->E, rc.N = s->N, rc.O = s->O, rc.A = s->A, rc.max_batch = c->learner.batch, rc.seed = c->seed;
+    s->rb = replay_create(&rc);
+    s->learner = learner_create(s->model, s->rb, &c->learner);
+    size_t NO = (size_t)s->N * s->O, NA = (size_t)s->N * s->A;
+    s->d_logits = be->alloc(be, (size_t)maxE * NA * sizeof(float));
+    s->d_value = be->alloc(be, (size_t)maxE * sizeof(float));
+    s->h_obs = xcalloc((size_t)maxE * NO, sizeof(float));
+    s->h_pol = xcalloc((size_t)maxE * NA, sizeof(float));
+    s->h_logits = xcalloc((size_t)maxE * NA, sizeof(float));
+    s->h_val = xcalloc((size_t)maxE, sizeof(float));
+    s->h_rew = xcalloc((size_t)maxE, sizeof(float));
+    s->h_fval = xcalloc((size_t)maxE, sizeof(float));
+    s->h_ret = xcalloc((size_t)maxE, sizeof(float));
+    s->h_act = xcalloc((size_t)maxE * s->N, sizeof(int32_t));
+    s->h_term = xcalloc((size_t)maxE, 1);
+    s->h_trunc = xcalloc((size_t)maxE, 1);
+    s->h_done_any = xcalloc((size_t)maxE, 1);
+    mz_vecenv_reset(s->env);
+    return s;
+}
+
+void sync_destroy(sync_run *s) {
+    if (!s) return;
+    s->be->free(s->be, s->d_logits);
+    s->be->free(s->be, s->d_value);
+    void *all[] = {s->h_obs, s->h_pol, s->h_logits, s->h_val, s->h_rew, s->h_fval, s->h_ret, s->h_act, s->h_term,
+                   s->h_trunc, s->h_done_any};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+    learner_destroy(s->learner);
+    replay_destroy(s->rb);
+    mz_vecenv_destroy(s->env);
+    mz_vecenv_destroy(s->eval_env);
+    mcts_ma_destroy(s->search);
+    mcts_ma_destroy(s->eval_search);
+    wm_destroy(s->model);
+    free(s);
+}
+
+/* value of E device observations into s->h_fval (the root call's value) */
+static void values_of(sync_run *s, const float *obs, int E) {
+    mcts_ma_model mm = wm_search_model(s->model);
+    wm_search_set_obs(s->model, obs, E);
+    mm.root(mm.ctx, s->be, E, s->d_logits, s->d_value);
+    s->be->copy_d2h(s->be, s->h_fval, s->d_value, (size_t)E * sizeof(float));
+}
+
+static void rollout_step(sync_run *s) {
+    mz_backend *be = s->be;
+    int E = s->cfg.E;
+    size_t NO = (size_t)s->N * s->O, NA = (size_t)s->N * s->A;
+    mz_env_buffers *b = &s->env->buf;
+    mcts_ma_model mm = wm_search_model(s->model);
+    wm_search_set_obs(s->model, b->obs, E);
+    mcts_ma_run(s->search, &mm);
+    be->copy_d2h(be, s->h_obs, b->obs, (size_t)E * NO * sizeof(float));
+    be->copy_d2h(be, s->h_act, mcts_ma_actions(s->search), (size_t)E * s->N * sizeof(int32_t));
+    be->copy_d2h(be, s->h_pol, mcts_ma_policy(s->search), (size_t)E * NA * sizeof(float));
+    be->copy_d2h(be, s->h_val, mcts_ma_root_value(s->search), (size_t)E * sizeof(float));
+    be->copy_d2d(be, b->actions, mcts_ma_actions(s->search), (size_t)E * s->N * sizeof(int32_t));
+    mz_vecenv_step(s->env);
+    be->copy_d2h(be, s->h_rew, b->reward, (size_t)E * sizeof(float));
+    be->copy_d2h(be, s->h_term, b->terminated, (size_t)E);
+    be->copy_d2h(be, s->h_trunc, b->truncated, (size_t)E);
+    int any_trunc = 0;
+    for (int e = 0; e < E; e++) any_trunc |= s->h_trunc[e] && !s->h_term[e];
+    if (any_trunc) values_of(s, b->final_obs, E); /* bootstrap of the truncated episodes */
+    replay_add(s->rb, s->h_obs, s->h_act, s->h_rew, s->h_term, s->h_trunc, s->h_pol, s->h_val, s->h_fval);
+    be->copy_d2h(be, s->h_ret, b->done_return, (size_t)E * sizeof(float));
+    for (int e = 0; e < E; e++)
+        if (s->h_term[e] || s->h_trunc[e]) s->rets[s->n_rets++ % RET_WINDOW] = s->h_ret[e];
+    s->env_steps += E;
+}
+
+int sync_iterate(sync_run *s, sync_result *out) {
+    const sync_config *c = &s->cfg;
+    if (s->env_steps >= c->env_steps) return 0;
+    for (int t = 0; t < c->rollout_steps && s->env_steps < c->env_steps; t++) rollout_step(s);
+    if (replay_ready(s->rb) >= c->min_ready)
+        for (int u = 0; u < c->updates; u++) {
+            learner_update(s->learner, &out->last);
+            s->updates++;
+        }
+    out->env_steps = s->env_steps;
+    out->updates = s->updates;
+    out->episodes = s->n_rets;
+    int n = s->n_rets < RET_WINDOW ? (int)s->n_rets : RET_WINDOW;
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) sum += s->rets[i];
+    out->train_return = n ? sum / n : 0.0;
+    return 1;
+}
+
+double sync_evaluate(sync_run *s, int use_search) {
+    mz_backend *be = s->be;
+    int E = s->cfg.eval_envs, A = s->A, N = s->N;
+    mz_env_buffers *b = &s->eval_env->buf;
+    mz_vecenv_reset(s->eval_env);
+    memset(s->h_done_any, 0, (size_t)E);
+    double sum = 0.0;
+    int finished = 0;
+    for (int guard = 0; finished < E; guard++) {
+        MZ_CHECK(guard < 100000, "sync: evaluation episodes did not end in 100000 steps");
+        mcts_ma_model mm = wm_search_model(s->model);
+        wm_search_set_obs(s->model, b->obs, E);
+        const float *scores;
+        if (use_search) {
+            mcts_ma_run(s->eval_search, &mm);
+            scores = mcts_ma_policy(s->eval_search);
+        } else {
+            mm.root(mm.ctx, be, E, s->d_logits, s->d_value);
+            scores = s->d_logits;
+        }
+        be->copy_d2h(be, s->h_logits, scores, (size_t)E * N * A * sizeof(float));
+        for (int r = 0; r < E * N; r++) {
+            int best = 0;
+            for (int a = 1; a < A; a++)
+                if (s->h_logits[r * A + a] > s->h_logits[r * A + best]) best = a;
+            s->h_act[r] = best;
+        }
+        be->copy_h2d(be, b->actions, s->h_act, (size_t)E * N * sizeof(int32_t));
+        mz_vecenv_step(s->eval_env);
+        be->copy_d2h(be, s->h_term, b->terminated, (size_t)E);
+        be->copy_d2h(be, s->h_trunc, b->truncated, (size_t)E);
+        be->copy_d2h(be, s->h_ret, b->done_return, (size_t)E * sizeof(float));
+        for (int e = 0; e < E; e++)
+            if ((s->h_term[e] || s->h_trunc[e]) && !s->h_done_any[e]) {
+                s->h_done_any[e] = 1;
+                sum += s->h_ret[e];
+                finished++;
+            }
+    }
+    mz_vecenv_reset(s->eval_env);
+    return sum / E;
+}

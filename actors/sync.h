@@ -1,0 +1,54 @@
+/* Sync-mode self-play and training on one backend: E environments, batched
+ * search for all of them through the world model, env step, store in the
+ * replay; then U learner updates; repeated until the env-step budget is
+ * spent. Evaluation plays episodes greedily with the search policy and with
+ * the raw prior policy (MAZero reports both).
+ *
+ * Not here yet: the config schema / `mazero train` wiring, run outputs,
+ * checkpoints and resume, avail-mask handling in search (the matrix and
+ * chain games have every action legal), a target network. */
+#ifndef MZ_ACTORS_SYNC_H
+#define MZ_ACTORS_SYNC_H
+
+#include <stdint.h>
+
+#include "envs/vecenv.h"
+#include "learner/learner.h"
+#include "mcts/multiagent.h"
+
+typedef struct {
+    mz_env_params env;
+    int E;                  /* training environments */
+    wm_config model;        /* N, O, A, K, max_* are filled from the rest */
+    mcts_params search;
+    mcts_ma_mode mode;
+    int joint_limit;
+    replay_config replay;   /* E, N, O, A, K, max_batch, seed filled in */
+    learner_config learner;
+    int64_t env_steps;      /* budget: environment steps (per env, summed over envs) */
+    int rollout_steps;      /* steps of every env per rollout phase */
+    int updates;            /* U: learner updates per rollout phase */
+    int64_t min_ready;      /* updates start once this many steps are sampleable */
+    int eval_envs;          /* episodes per evaluation (one per env) */
+    uint64_t seed;
+} sync_config;
+
+typedef struct {
+    int64_t env_steps, updates, episodes;
+    double train_return;    /* mean return of the last 100 finished training episodes */
+    double eval_search;     /* mean return, greedy on the search policy */
+    double eval_prior;      /* mean return, greedy on the prior policy (no search) */
+    learner_stats last;
+} sync_result;
+
+typedef struct sync_run sync_run;
+
+/* NULL and a reason when the pieces cannot be built. */
+sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t err_len);
+void sync_destroy(sync_run *s);
+/* One rollout phase and its updates; false once the budget is spent. */
+int sync_iterate(sync_run *s, sync_result *out);
+/* Greedy evaluation episodes: with search (use_search 1) or on the prior. */
+double sync_evaluate(sync_run *s, int use_search);
+
+#endif

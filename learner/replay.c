@@ -1,0 +1,220 @@
+/* Host replay of per-environment trajectories: see replay.h. */
+#include "learner/replay.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/check.h"
+#include "src/rng.h"
+
+struct replay {
+    replay_config c;
+    float *obs;      /* [E][T][N*O] */
+    int32_t *act;    /* [E][T][N] */
+    float *rew;      /* [E][T] */
+    uint8_t *term;   /* [E][T] */
+    uint8_t *trunc;  /* [E][T] */
+    float *pol;      /* [E][T][N*A] */
+    float *val;      /* [E][T] */
+    float *fval;     /* [E][T] */
+    float *prio;     /* [E][T]: 0 while not ready */
+    int64_t *count;  /* [E] steps ever added */
+    int64_t ready;
+    float max_prio;
+    uint64_t calls;
+    double *cum;     /* [E*T] */
+    /* the batch, [k][b] layouts of wm_batch */
+    float *b_obs, *b_pol, *b_val, *b_rew, *b_mask, *b_w;
+    int32_t *b_act;
+    wm_batch batch;
+};
+
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size);
+    MZ_CHECK(p, "replay: out of host memory (%zu x %zu bytes)", n, size);
+    return p;
+}
+
+replay *replay_create(const replay_config *cfg) {
+    const replay_config *c = cfg;
+    MZ_CHECK(c->E >= 1 && c->N >= 1 && c->O >= 1 && c->A >= 1, "replay: E %d, N %d, O %d, A %d", c->E, c->N, c->O, c->A);
+    MZ_CHECK(c->K >= 1 && c->n_step >= 1, "replay: unroll %d and n_step %d must be >= 1", c->K, c->n_step);
+    MZ_CHECK(c->T > c->K + c->n_step, "replay: %d steps per environment, windows need more than K + n = %d", c->T,
+             c->K + c->n_step);
+    MZ_CHECK(c->max_batch >= 1, "replay: batch %d", c->max_batch);
+    replay *r = xcalloc(1, sizeof *r);
+    r->c = *cfg;
+    size_t ET = (size_t)c->E * c->T, K1 = (size_t)c->K + 1, B = (size_t)c->max_batch;
+    r->obs = xcalloc(ET * c->N * c->O, sizeof(float));
+    r->act = xcalloc(ET * c->N, sizeof(int32_t));
+    r->rew = xcalloc(ET, sizeof(float));
+    r->term = xcalloc(ET, 1);
+    r->trunc = xcalloc(ET, 1);
+    r->pol = xcalloc(ET * c->N * c->A, sizeof(float));
+    r->val = xcalloc(ET, sizeof(float));
+    r->fval = xcalloc(ET, sizeof(float));
+    r->prio = xcalloc(ET, sizeof(float));
+    r->count = xcalloc((size_t)c->E, sizeof(int64_t));
+    r->cum = xcalloc(ET, sizeof(double));
+    r->b_obs = xcalloc(K1 * B * c->N * c->O, sizeof(float));
+    r->b_pol = xcalloc(K1 * B * c->N * c->A, sizeof(float));
+    r->b_val = xcalloc(K1 * B, sizeof(float));
+    r->b_rew = xcalloc((size_t)c->K * B, sizeof(float));
+    r->b_mask = xcalloc(K1 * B, sizeof(float));
+    r->b_w = xcalloc(B, sizeof(float));
+    r->b_act = xcalloc((size_t)c->K * B * c->N, sizeof(int32_t));
+    r->max_prio = 1.0f;
+    return r;
+}
+
+void replay_destroy(replay *r) {
+    if (!r) return;
+    void *all[] = {r->obs, r->act, r->rew, r->term, r->trunc, r->pol, r->val, r->fval, r->prio, r->count, r->cum,
+                   r->b_obs, r->b_pol, r->b_val, r->b_rew, r->b_mask, r->b_w, r->b_act};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+    free(r);
+}
+
+static size_t slot(const replay *r, int e, int64_t i) { return (size_t)e * r->c.T + (size_t)(i % r->c.T); }
+
+static void mark_ready(replay *r, int e, int64_t i) {
+    float *p = &r->prio[slot(r, e, i)];
+    if (*p > 0.0f) return;
+    *p = r->max_prio;
+    r->ready++;
+}
+
+void replay_add(replay *r, const float *obs, const int32_t *actions, const float *rewards, const uint8_t *terminated,
+                const uint8_t *truncated, const float *policy, const float *root_value, const float *final_value) {
+    const replay_config *c = &r->c;
+    int NO = c->N * c->O, NA = c->N * c->A, Kn = c->K + c->n_step;
+    for (int e = 0; e < c->E; e++) {
+        int64_t i = r->count[e];
+        size_t s = slot(r, e, i);
+        if (r->prio[s] > 0.0f) r->ready--; /* evicting step i - T */
+        r->prio[s] = 0.0f;
+        memcpy(r->obs + s * NO, obs + (size_t)e * NO, (size_t)NO * sizeof(float));
+        memcpy(r->act + s * c->N, actions + (size_t)e * c->N, (size_t)c->N * sizeof(int32_t));
+        memcpy(r->pol + s * NA, policy + (size_t)e * NA, (size_t)NA * sizeof(float));
+        r->rew[s] = rewards[e];
+        r->term[s] = terminated[e] ? 1 : 0;
+        r->trunc[s] = truncated[e] && !terminated[e] ? 1 : 0;
+        MZ_CHECK(!r->trunc[s] || final_value, "replay: env %d truncated without a final value", e);
+        r->fval[s] = r->trunc[s] ? final_value[e] : 0.0f;
+        r->val[s] = root_value[e];
+        r->count[e] = i + 1;
+        int64_t oldest = i + 1 - c->T > 0 ? i + 1 - c->T : 0;
+        if (r->term[s] || r->trunc[s])
+            for (int64_t j = i; j >= oldest && r->prio[slot(r, e, j)] == 0.0f; j--) mark_ready(r, e, j);
+        if (i - Kn >= oldest) mark_ready(r, e, i - Kn);
+    }
+}
+
+int64_t replay_ready(const replay *r) { return r->ready; }
+int64_t replay_steps(const replay *r, int env) { return r->count[env]; }
+float replay_max_priority(const replay *r) { return r->max_prio; }
+
+float replay_value_target(const replay *r, int env, int64_t i) {
+    const replay_config *c = &r->c;
+    float z = 0.0f, g = 1.0f;
+    for (int j = 0; j < c->n_step; j++) {
+        size_t s = slot(r, env, i + j);
+        MZ_CHECK(i + j < r->count[env], "replay: target of step %lld of env %d reads unstored step %lld", (long long)i,
+                 env, (long long)(i + j));
+        z += g * r->rew[s];
+        g *= c->discount;
+        if (r->term[s]) return z;
+        if (r->trunc[s]) return z + g * r->fval[s];
+    }
+    MZ_CHECK(i + c->n_step < r->count[env], "replay: bootstrap of step %lld of env %d is not stored", (long long)i, env);
+    return z + g * r->val[slot(r, env, i + c->n_step)];
+}
+
+const wm_batch *replay_window(replay *r, int env, int64_t t, int b, int B) {
+    const replay_config *c = &r->c;
+    int NO = c->N * c->O, NA = c->N * c->A;
+    MZ_CHECK(b >= 0 && b < B && B <= c->max_batch, "replay: sample %d of %d (at most %d)", b, B, c->max_batch);
+    MZ_CHECK(t >= r->count[env] - c->T && t < r->count[env], "replay: step %lld of env %d is not stored", (long long)t,
+             env);
+    int ended = 0;
+    for (int k = 0; k <= c->K; k++) {
+        int64_t i = t + k;
+        size_t kb = (size_t)k * B + b;
+        float *o = r->b_obs + kb * NO, *p = r->b_pol + kb * NA;
+        if (!ended) {
+            size_t s = slot(r, env, i);
+            memcpy(o, r->obs + s * NO, (size_t)NO * sizeof(float));
+            memcpy(p, r->pol + s * NA, (size_t)NA * sizeof(float));
+            r->b_mask[kb] = 1.0f;
+            r->b_val[kb] = replay_value_target(r, env, i);
+            if (k < c->K) {
+                memcpy(r->b_act + kb * c->N, r->act + s * c->N, (size_t)c->N * sizeof(int32_t));
+                r->b_rew[kb] = r->rew[s];
+            }
+            ended = r->term[s] || r->trunc[s];
+        } else { /* absorbing */
+            memset(o, 0, (size_t)NO * sizeof(float));
+            for (int a = 0; a < NA; a++) p[a] = 1.0f / (float)c->A;
+            r->b_mask[kb] = 0.0f;
+            r->b_val[kb] = 0.0f;
+            if (k < c->K) {
+                memset(r->b_act + kb * c->N, 0, (size_t)c->N * sizeof(int32_t));
+                r->b_rew[kb] = 0.0f;
+            }
+        }
+    }
+    r->b_w[b] = 1.0f;
+    r->batch = (wm_batch){B, r->b_obs, r->b_act, r->b_pol, r->b_val, r->b_rew, r->b_mask, r->b_w};
+    return &r->batch;
+}
+
+const wm_batch *replay_sample(replay *r, int B, int *env_out, int64_t *step_out) {
+    const replay_config *c = &r->c;
+    MZ_CHECK(r->ready > 0, "replay: sampling with no ready step");
+    size_t ET = (size_t)c->E * c->T;
+    double total = 0.0;
+    for (size_t s = 0; s < ET; s++) {
+        total += r->prio[s] > 0.0f ? pow(r->prio[s], c->alpha) : 0.0;
+        r->cum[s] = total;
+    }
+    double frac = c->beta_steps > 0 ? (double)r->calls / (double)c->beta_steps : 1.0;
+    double beta = c->beta0 + (1.0 - c->beta0) * (frac < 1.0 ? frac : 1.0);
+    mz_rng rng;
+    mz_rng_init(&rng, c->seed, 0x5eb1a7u, r->calls);
+    r->calls++;
+    double wmax = 0.0;
+    for (int b = 0; b < B; b++) {
+        double u = (double)mz_rng_uniform(&rng) * total;
+        size_t lo = 0, hi = ET - 1;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (r->cum[mid] > u) hi = mid;
+            else lo = mid + 1;
+        }
+        while (r->prio[lo] <= 0.0f) lo--; /* u at a boundary: the ready slot before */
+        int e = (int)(lo / c->T);
+        int64_t sl = (int64_t)(lo % c->T), cnt = r->count[e];
+        /* the step in that slot: the newest i < cnt with i % T == sl */
+        int64_t i = cnt - 1 - (((cnt - 1 - sl) % c->T) + c->T) % c->T;
+        replay_window(r, e, i, b, B);
+        double P = pow(r->prio[lo], c->alpha) / total;
+        double w = pow((double)r->ready * P, -beta);
+        r->b_w[b] = (float)w;
+        if (w > wmax) wmax = w;
+        if (env_out) env_out[b] = e;
+        if (step_out) step_out[b] = i;
+    }
+    for (int b = 0; b < B; b++) r->b_w[b] = (float)(r->b_w[b] / wmax);
+    return &r->batch;
+}
+
+void replay_update_priorities(replay *r, int B, const int *env, const int64_t *step, const float *priority) {
+    for (int b = 0; b < B; b++) {
+        MZ_CHECK(priority[b] > 0.0f && isfinite(priority[b]), "replay: priority %g", (double)priority[b]);
+        if (step[b] < r->count[env[b]] - r->c.T) continue; /* evicted since it was sampled */
+        float *p = &r->prio[slot(r, env[b], step[b])];
+        if (*p > 0.0f) *p = priority[b];
+        if (priority[b] > r->max_prio) r->max_prio = priority[b];
+    }
+}

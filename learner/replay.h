@@ -1,0 +1,85 @@
+/* Replay of whole trajectories per environment, n-step value targets and
+ * prioritised sampling of K-step windows for the world model.
+ *
+ * FIRST VERSION ON THE HOST: the ring, the targets and the sampler live in
+ * host memory; a sampled batch is a wm_batch that wm_upload() copies to the
+ * device. (The issue asks for device replay in sync mode; this is not it.)
+ *
+ * Layout: environment e keeps its own ring of T steps; step i of env e
+ * lives at slot i % T of that env's ring and holds the observation o_i, the
+ * joint action a_i taken there, the team reward r_i of that transition, the
+ * flags terminated_i / truncated_i of that transition, the search policy and
+ * root value at o_i, and (when truncated) the value of the final
+ * observation. A window starting at step t of env e reads only steps
+ * t .. t+K+n of env e: windows never cross environments (toy_mazero's sync
+ * buffer interleaved environments).
+ *
+ * Value target at a real step i (MuZero n-step):
+ *   z_i = sum_{j<m} g^j r_{i+j} + g^m * B
+ * where m <= n stops at the first episode end: after a termination B = 0,
+ * after a truncation B = the final observation's value, else B = v_{i+n}.
+ * Past the episode's end (absorbing): obs zero with mask 0, value 0, reward
+ * 0, uniform policy, action 0.
+ *
+ * A step becomes sampleable ("ready") once everything its window and
+ * targets read is stored: K+n more steps of its env, or its episode ended.
+ * It then gets the current maximum priority. Sampling: P(i) = p_i^a / sum,
+ * weights (M P(i))^-b / max over the batch, M the ready count, b annealed
+ * linearly from beta0 to 1 over beta_steps sample calls. */
+#ifndef MZ_LEARNER_REPLAY_H
+#define MZ_LEARNER_REPLAY_H
+
+#include <stdint.h>
+
+#include "worldmodel/worldmodel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int E, N, O, A;    /* environments, agents, obs features, actions */
+    int T;             /* steps kept per environment */
+    int K;             /* unroll steps */
+    int n_step;        /* n of the value target */
+    float discount;
+    float alpha, beta0;
+    int64_t beta_steps;
+    int max_batch;
+    uint64_t seed;
+} replay_config;
+
+typedef struct replay replay;
+
+replay *replay_create(const replay_config *cfg);
+void replay_destroy(replay *r);
+
+/* One step of every environment (host arrays): obs [E][N][O] observed
+ * before acting, actions [E][N], rewards [E], terminated/truncated [E]
+ * (uint8) of the transition, policy [E][N][A], root_value [E],
+ * final_value [E] (read where truncated; may be NULL when nothing is). */
+void replay_add(replay *r, const float *obs, const int32_t *actions, const float *rewards, const uint8_t *terminated,
+                const uint8_t *truncated, const float *policy, const float *root_value, const float *final_value);
+
+int64_t replay_ready(const replay *r); /* sampleable steps */
+int64_t replay_steps(const replay *r, int env); /* steps ever added for env */
+
+/* n-step value target of step i of env (i must be stored and ready) */
+float replay_value_target(const replay *r, int env, int64_t i);
+
+/* Fills sample b of a batch of B from the window starting at step t of env
+ * (t must be ready) and returns the batch buffers. */
+const wm_batch *replay_window(replay *r, int env, int64_t t, int b, int B);
+
+/* Draws B windows by priority (B <= max_batch); the returned batch points
+ * into the replay's buffers until the next call. env_out/step_out [B] (may
+ * be NULL) say where each came from, for replay_update_priorities. */
+const wm_batch *replay_sample(replay *r, int B, int *env_out, int64_t *step_out);
+void replay_update_priorities(replay *r, int B, const int *env, const int64_t *step, const float *priority);
+float replay_max_priority(const replay *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
