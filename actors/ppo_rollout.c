@@ -26,7 +26,7 @@ void mz_ppo_rollout(mz_ppo *p) {
     int64_t EN = p->EN, E = p->E;
     size_t fEN = (size_t)EN * sizeof(float);
     for (int t = 0; t < p->T; t++) {
-        float *in = p->obs_in + (int64_t)t * EN * p->I;
+        float *in = p->obs_in + (int64_t)t * EN * p->In;
         float *cin = c->centralised_critic ? p->cobs_in + (int64_t)t * EN * p->Ic : in;
         mz_ppo_input(be, in, v->buf.obs, EN, p->N, p->O, c->add_agent_id, 0, 0, 0);
         if (c->centralised_critic) critic_input(p, cin, false);

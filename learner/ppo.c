@@ -191,8 +191,8 @@ int mz_ppo_init(mz_ppo *p, mz_vecenv *env, const mz_ppo_config *cfg, char *err, 
     p->S = ep->S;
     p->A = ep->A;
     p->T = cfg->rollout_length;
-    p->I = p->O + (cfg->add_agent_id ? p->N : 0);
-    p->Ic = cfg->centralised_critic ? p->S : p->I;
+    p->In = p->O + (cfg->add_agent_id ? p->N : 0);
+    p->Ic = cfg->centralised_critic ? p->S : p->In;
     p->EN = (int64_t)p->E * p->N;
     p->samples = samples;
     p->mb_samples = samples / cfg->minibatches;
@@ -204,11 +204,11 @@ int mz_ppo_init(mz_ppo *p, mz_vecenv *env, const mz_ppo_config *cfg, char *err, 
         snprintf(err, err_len, "ppo: %lld rows per network pass is too many", (long long)arows);
         return 2;
     }
-    mz_ppo_mlp_init(&p->actor, be, p->I, cfg->hidden, p->A, (int)arows, 0.01f, cfg->seed, MZ_STREAM_PPO_INIT);
+    mz_ppo_mlp_init(&p->actor, be, p->In, cfg->hidden, p->A, (int)arows, 0.01f, cfg->seed, MZ_STREAM_PPO_INIT);
     mz_ppo_mlp_init(&p->critic, be, p->Ic, cfg->hidden, 1, (int)rows, 1.0f, cfg->seed, MZ_STREAM_PPO_INIT + 8);
 
     int64_t T = p->T, EN = p->EN, TEN = T * EN;
-    p->obs_in = (float *)dev(be, (size_t)(TEN * p->I) * sizeof(float));
+    p->obs_in = (float *)dev(be, (size_t)(TEN * p->In) * sizeof(float));
     if (cfg->centralised_critic) p->cobs_in = (float *)dev(be, (size_t)(TEN * p->Ic) * sizeof(float));
     p->avail = (uint8_t *)dev(be, (size_t)(TEN * p->A));
     p->actions = (int32_t *)dev(be, (size_t)TEN * sizeof(int32_t));
@@ -224,7 +224,7 @@ int mz_ppo_init(mz_ppo *p, mz_vecenv *env, const mz_ppo_config *cfg, char *err, 
     p->fin_in = (float *)dev(be, (size_t)(EN * p->Ic) * sizeof(float));
     p->keys = (float *)dev(be, (size_t)samples * sizeof(float));
     p->perm = (int32_t *)dev(be, (size_t)samples * sizeof(int32_t));
-    p->mb_in = (float *)dev(be, (size_t)(R * p->I) * sizeof(float));
+    p->mb_in = (float *)dev(be, (size_t)(R * p->In) * sizeof(float));
     p->mb_cin = (float *)dev(be, (size_t)(R * p->Ic) * sizeof(float));
     p->mb_logp = (float *)dev(be, (size_t)R * sizeof(float));
     p->mb_vold = (float *)dev(be, (size_t)R * sizeof(float));
@@ -241,7 +241,7 @@ int mz_ppo_init(mz_ppo *p, mz_vecenv *env, const mz_ppo_config *cfg, char *err, 
     p->acc = (float *)dev(be, (size_t)p->E * 4 * sizeof(float));
     int ecap = cfg->eval_envs > 0 ? cfg->eval_envs : 1;
     p->eval_acc = (float *)dev(be, (size_t)ecap * 4 * sizeof(float));
-    p->eval_in = (float *)dev(be, (size_t)((int64_t)ecap * p->N * p->I) * sizeof(float));
+    p->eval_in = (float *)dev(be, (size_t)((int64_t)ecap * p->N * p->In) * sizeof(float));
     int hcap = p->E > ecap ? p->E : ecap;
     p->host_acc = (float *)calloc((size_t)hcap * 4, sizeof(float));
     MZ_CHECK(p->host_acc != NULL, "ppo: out of host memory");
@@ -293,7 +293,7 @@ void mz_ppo_update(mz_ppo *p, mz_ppo_update_stats *st) {
         be->sort_by_key(be, p->samples, p->keys, p->perm);
         for (int mb = 0; mb < c->minibatches; mb++) {
             int64_t first = (int64_t)mb * p->mb_samples;
-            mz_ppo_gather(be, p->mb_in, p->obs_in, p->perm, first, R, N, p->I);
+            mz_ppo_gather(be, p->mb_in, p->obs_in, p->perm, first, R, N, p->In);
             mz_ppo_gather(be, p->mb_cin, cin, p->perm, first, R, N, p->Ic);
             mz_ppo_gather_u8(be, p->mb_avail, p->avail, p->perm, first, R, N, A);
             mz_ppo_gather_i32(be, p->mb_act, p->actions, p->perm, first, R, N);
@@ -354,8 +354,8 @@ void mz_ppo_episodes(mz_ppo *p, float *mean_return, float *mean_length, float *w
     *win_rate = n ? (float)(s[2] / n) : 0.0f;
 }
 
-float mz_ppo_evaluate(mz_ppo *p, mz_vecenv *ev, int episodes, bool greedy, uint64_t seed, float *win_rate,
-                      float *mean_length) {
+float mz_ppo_evaluate(mz_ppo *p, mz_vecenv *ev, int episodes, bool greedy, uint64_t seed, double *returns,
+                      float *win_rate, float *mean_length) {
     mz_backend *be = p->be;
     int E = ev->E, N = p->N;
     MZ_CHECK(E <= p->cfg.eval_envs, "ppo: evaluation on %d envs, sized for ppo eval_envs=%d", E, p->cfg.eval_envs);
@@ -382,6 +382,7 @@ float mz_ppo_evaluate(mz_ppo *p, mz_vecenv *ev, int episodes, bool greedy, uint6
         be->copy_d2h(be, p->host_acc, p->eval_acc, (size_t)E * 4 * sizeof(float));
         for (int e = 0; e < E && taken < episodes; e++) {
             if (p->host_acc[e * 4 + 3] < 1.0f) continue;
+            if (returns) returns[taken] = p->host_acc[e * 4 + 0];
             s[0] += p->host_acc[e * 4 + 0];
             s[1] += p->host_acc[e * 4 + 1];
             s[2] += p->host_acc[e * 4 + 2];

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "envs/vecenv.h"
+#include "src/config.h"
 #include "src/nn/optim.h"
 #include "src/nn/params.h"
 
@@ -81,11 +82,11 @@ typedef struct {
     mz_backend *be;
     mz_ppo_config cfg;
     mz_vecenv *env; /* not owned */
-    int E, N, O, S, A, T, I, Ic;
+    int E, N, O, S, A, T, In, Ic; /* In: actor input width, Ic: critic input width */
     int64_t EN, samples, mb_samples; /* E*N; T*E; T*E / minibatches */
     mz_ppo_mlp actor, critic;
     /* rollout [T][E*N][...] unless noted */
-    float *obs_in;  /* [T][EN][I] actor inputs */
+    float *obs_in;  /* [T][EN][In] actor inputs */
     float *cobs_in; /* [T][EN][Ic] critic inputs (MAPPO; IPPO uses obs_in) */
     uint8_t *avail; /* [T][EN][A] */
     int32_t *actions;
@@ -102,7 +103,7 @@ typedef struct {
     float *dlogits, *dvalue, *aloss, *vloss, *astats;
     float *acc;      /* [E x 4] finished-episode sums since the last read */
     float *eval_acc; /* [eval_envs x 4] */
-    float *eval_in;  /* [eval_envs * N][I] */
+    float *eval_in;  /* [eval_envs * N][In] */
     float *host_acc; /* host [max(E, eval_envs) x 4] */
     int64_t updates, env_steps, action_draws;
 } mz_ppo;
@@ -124,8 +125,14 @@ void mz_ppo_episodes(mz_ppo *p, float *mean_return, float *mean_length, float *w
 /* Mava's evaluator on a separate vecenv `ev`: for each of ceil(episodes /
  * ev->E) loops, reset (a fresh seed per loop), run max_steps steps and take
  * each env's first finished episode. Returns the mean return of `episodes`
- * episodes; win rate and mean length through the pointers (may be NULL). */
-float mz_ppo_evaluate(mz_ppo *p, mz_vecenv *ev, int episodes, bool greedy, uint64_t seed, float *win_rate,
-                      float *mean_length);
+ * episodes; each episode's return, the win rate and mean length through
+ * the pointers (each may be NULL; returns holds `episodes`). */
+float mz_ppo_evaluate(mz_ppo *p, mz_vecenv *ev, int episodes, bool greedy, uint64_t seed, double *returns,
+                      float *win_rate, float *mean_length);
+
+/* `mazero train` for algo=ippo|mappo: the config's env and ppo.* keys,
+ * periodic evaluation, the absolute metric, everything through src/runlog.h.
+ * Returns the process exit code. */
+int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line);
 
 #endif

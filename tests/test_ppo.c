@@ -287,15 +287,15 @@ static void learn_chain(bool mappo, uint64_t seed) {
     MZ_CHECK(mz_ppo_init(&p, env, &cfg, err, sizeof err) == 0, "%s", err);
     const int budget = 20; /* updates: 20 x 32 x 16 = 10240 env steps */
     /* the untrained (near-uniform) policy is far from the optimum */
-    float before = mz_ppo_evaluate(&p, ev, 64, false, seed, NULL, NULL);
+    float before = mz_ppo_evaluate(&p, ev, 64, false, seed, NULL, NULL, NULL);
     if (before > 0.5f) fail_msg("seed %llu: untrained sampled return %.4f", (unsigned long long)seed, before);
     float ret = 0.0f;
     for (int u = 0; u < budget; u++) {
         mz_ppo_rollout(&p);
         mz_ppo_update(&p, NULL);
     }
-    ret = mz_ppo_evaluate(&p, ev, 8, true, seed, NULL, NULL);
-    float sampled = mz_ppo_evaluate(&p, ev, 64, false, seed, NULL, NULL);
+    ret = mz_ppo_evaluate(&p, ev, 8, true, seed, NULL, NULL, NULL);
+    float sampled = mz_ppo_evaluate(&p, ev, 64, false, seed, NULL, NULL, NULL);
     float optimum = 1.0f - 0.01f * 3;
     if (fabsf(ret - optimum) > 1e-4f || sampled < optimum - 0.02f)
         fail_msg("%s seed %llu: greedy return %.4f, sampled %.4f after %d updates, optimum %.4f",
