@@ -181,6 +181,11 @@ int mz_ppo_init(mz_ppo *p, mz_vecenv *env, const mz_ppo_config *cfg, char *err, 
                  cfg->minibatches, cfg->rollout_length, env->E, (long long)samples);
         return 2;
     }
+    if (cfg->centralised_critic && ep->S != ep->N * ep->O) {
+        snprintf(err, err_len, "ppo: MAPPO needs the global state to be every agent's observation (S %d, N x O %d)",
+                 ep->S, ep->N * ep->O);
+        return 2;
+    }
     mz_backend *be = env->be;
     p->be = be;
     p->cfg = *cfg;
