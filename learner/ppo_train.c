@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "learner/ppo.h"
+#include "src/nn/checkpoint.h"
 #include "src/runlog.h"
 
 static double now_seconds(void) {
@@ -152,6 +153,26 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
                         mean, n_abs, best_return, win);
         be->copy_d2d(be, p.actor.p.values, keep, pbytes);
     }
+    /* checkpoints: the final actor and critic (with their Adam moments) and
+     * the best-evaluated actor */
+    char *cfg_json = mz_config_to_json(cfg);
+    const char *names[3] = {"actor.safetensors", "critic.safetensors", "best_actor.safetensors"};
+    for (int k = 0; k < 3 && exit_code == 0; k++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", mz_runlog_checkpoint_dir(rl), names[k]);
+        mz_params *prm = k == 1 ? &p.critic.p : &p.actor.p;
+        if (k == 2) {
+            be->copy_d2d(be, keep, p.actor.p.values, pbytes);
+            be->copy_d2d(be, p.actor.p.values, best, pbytes);
+        }
+        int bad = mz_checkpoint_save(path, prm, k < 2, cfg_json, p.updates, err, sizeof err);
+        if (k == 2) be->copy_d2d(be, p.actor.p.values, keep, pbytes);
+        if (bad) {
+            mz_runlog_print(rl, "mazero train: cannot write checkpoint %s: %s", path, err);
+            exit_code = MZ_EXIT_RUNTIME;
+        }
+    }
+    free(cfg_json);
     mz_runlog_print(rl, "%lld env steps in %.1f s (%.0f steps/s)", (long long)p.env_steps, now_seconds() - t0,
                     (double)p.env_steps / (now_seconds() - t0));
     be->free(be, best);

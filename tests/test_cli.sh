@@ -107,6 +107,8 @@ for cfg in ippo_spread mappo_spread ippo_lbf mappo_rware_tiny2; do
 done
 check "ppo runs wrote metrics.json with absolute_metrics" \
     test "$(grep -l absolute_metrics "$ppo_dir"/*/*/*/metrics.json | wc -l)" -eq 4
+check "ppo runs wrote actor, critic and best-actor checkpoints" \
+    test "$(ls "$ppo_dir"/*/*/*/checkpoints/*actor.safetensors "$ppo_dir"/*/*/*/checkpoints/critic.safetensors | wc -l)" -eq 12
 check "ppo metrics.jsonl has losses" grep -q '"actor_loss"' "$ppo_dir"/ippo/mpe_simple_spread-3ag/*/metrics.jsonl
 expect 2 "ppo.minibatches=3 does not divide" -- train configs/ippo_spread.json device=cpu --quiet \
     ppo.minibatches=3 env.num_envs=4 ppo.rollout_length=16 "log.dir=$ppo_dir"
