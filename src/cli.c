@@ -14,6 +14,7 @@
 #include "bench/bench_nn.h"
 #include "envs/render.h"
 #include "envs/vecenv.h"
+#include "learner/ppo.h"
 #include "mcts/multiagent.h"
 #include "mcts/oracle.h"
 #include "mcts/sampled.h"
@@ -164,6 +165,11 @@ static int cmd_train_or_eval(int argc, char **argv) {
         char *json = mz_config_to_json(&cfg);
         printf("resolved config:\n%s\n", json);
         free(json);
+    }
+    if (!strcmp(cmd->name, "train") && (cfg.algo == MZ_ALGO_IPPO || cfg.algo == MZ_ALGO_MAPPO)) {
+        rc = mz_ppo_train(&cfg, be, chosen);
+        be->destroy(be);
+        return rc;
     }
     be->destroy(be);
     fprintf(stderr,

@@ -67,6 +67,21 @@ typedef struct {
         double finish_timeout_seconds;
         int64_t queue_rows;
     } wandb;
+    struct { /* algo=ippo|mappo (learner/ppo.h) */
+        int64_t rollout_length;
+        int64_t epochs;
+        int64_t minibatches;
+        double actor_lr, critic_lr;
+        bool decay_lr;
+        double gamma, gae_lambda, clip_eps, ent_coef, vf_coef, max_grad_norm, adam_eps;
+        bool add_agent_id;
+        bool bootstrap_truncation;
+        int64_t hidden;
+        int64_t num_evaluation;
+        int64_t eval_episodes;
+        int64_t absolute_episodes;
+        bool eval_greedy;
+    } ppo;
     struct {
         bool trajectories;
         char dir[MZ_CFG_STR];

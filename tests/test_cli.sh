@@ -100,6 +100,22 @@ fi
 expect 1 "training is not built yet" -- train configs/default.json device=cpu --quiet
 expect 1 "device auto -> " -- train configs/default.json --quiet
 
+# IPPO / MAPPO train end to end: run directory, metrics, marl-eval JSON with the absolute metric
+ppo_dir=$(mktemp -d)
+for cfg in ippo_spread mappo_spread ippo_lbf mappo_rware_tiny2; do
+    expect 0 "absolute metric: mean return" -- train configs/$cfg.json device=cpu --quiet total_env_steps=512 \
+        env.num_envs=4 ppo.rollout_length=16 ppo.hidden=16 ppo.num_evaluation=2 ppo.eval_episodes=4 \
+        ppo.absolute_episodes=8 env.max_steps=20 log.interval_steps=64 log.console=plain "log.dir=$ppo_dir"
+done
+check "ppo runs wrote metrics.json with absolute_metrics" \
+    test "$(grep -l absolute_metrics "$ppo_dir"/*/*/*/metrics.json | wc -l)" -eq 4
+check "ppo runs wrote actor, critic and best-actor checkpoints" \
+    test "$(ls "$ppo_dir"/*/*/*/checkpoints/*actor.safetensors "$ppo_dir"/*/*/*/checkpoints/critic.safetensors | wc -l)" -eq 12
+check "ppo metrics.jsonl has losses" grep -q '"actor_loss"' "$ppo_dir"/ippo/mpe_simple_spread-3ag/*/metrics.jsonl
+expect 2 "ppo.minibatches=3 does not divide" -- train configs/ippo_spread.json device=cpu --quiet \
+    ppo.minibatches=3 env.num_envs=4 ppo.rollout_length=16 "log.dir=$ppo_dir"
+rm -rf "$ppo_dir"
+
 # the resolved config is itself a valid config that resolves to the same
 "$mazero" config configs/default.json seed=5 mode=async >"$out" 2>/dev/null
 resolved=$(mktemp --suffix=.json)

@@ -1,0 +1,138 @@
+/* IPPO and MAPPO, feed-forward, as Mava's anakin systems (reference
+ * marl-envs-and-ppo.md §1): one actor and one critic MLP shared by every
+ * agent, masked categorical policy, GAE, clipped surrogate and value loss,
+ * per-minibatch advantage normalisation, Adam (eps 1e-5) with global-norm
+ * clipping per network. The whole loop (envs, rollout, GAE, update) runs on
+ * the vecenv's backend; only logged scalars come back to the host.
+ *
+ * The rollout (actors/ppo_rollout.c) and the update (learner/ppo.c) share
+ * the mz_ppo state below. */
+#ifndef MZ_PPO_H
+#define MZ_PPO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "envs/vecenv.h"
+#include "src/config.h"
+#include "src/nn/optim.h"
+#include "src/nn/params.h"
+
+typedef struct {
+    bool centralised_critic; /* MAPPO: the critic reads the env's global state */
+    int rollout_length;      /* T */
+    int epochs;
+    int minibatches;
+    float actor_lr, critic_lr;
+    bool decay_lr; /* linear to 0 over num_updates */
+    float gamma, gae_lambda;
+    float clip_eps; /* surrogate and value clip */
+    float ent_coef, vf_coef;
+    float max_grad_norm; /* per network */
+    float adam_eps;
+    bool add_agent_id;
+    bool bootstrap_truncation; /* false: Mava's (no bootstrap on time limits) */
+    int hidden;                /* MLP width, two layers */
+    int64_t num_updates;       /* for the LR decay */
+    int eval_envs;             /* largest evaluation vecenv (sizes the actor's activations) */
+    uint64_t seed;
+} mz_ppo_config;
+
+/* Mava's system/ppo defaults (IPPO; set centralised_critic for MAPPO). */
+void mz_ppo_config_default(mz_ppo_config *c);
+
+/* A 3-layer MLP: in -> H -> H -> out, ReLU, orthogonal init (gains sqrt 2,
+ * sqrt 2 and head_gain), zero biases. Activations live in `arena`. */
+typedef struct {
+    mz_backend *be;
+    int in, hidden, out, max_rows;
+    mz_params p;
+    /* parameters, pointers into p.values (and their gradients into p.grads) */
+    float *w1, *b1; /* [H x in], [H] */
+    float *w2, *b2; /* [H x H], [H] */
+    float *w3, *b3; /* [out x H], [out] */
+    /* activations [max_rows x ...] */
+    float *h1, *a1, *h2, *a2; /* pre / post ReLU, [rows x H] */
+    float *y;                 /* [rows x out] */
+    float *da1, *dh1, *da2, *dh2;
+    float *ones; /* [max_rows] of 1 */
+    mz_arena arena;
+    float *dot; /* one device float for the global norm */
+    int64_t step; /* Adam steps taken */
+} mz_ppo_mlp;
+
+void mz_ppo_mlp_init(mz_ppo_mlp *m, mz_backend *be, int in, int hidden, int out, int max_rows, float head_gain,
+                     uint64_t seed, uint32_t stream);
+void mz_ppo_mlp_free(mz_ppo_mlp *m);
+/* m->y [rows x out] from inp [rows x in] */
+void mz_ppo_mlp_forward(mz_ppo_mlp *m, const float *inp, int rows);
+/* Adds the parameter gradients of d loss / d y (after a forward on inp). */
+void mz_ppo_mlp_backward(mz_ppo_mlp *m, const float *inp, const float *dy, int rows);
+/* Orthogonal matrix [rows x cols] scaled by gain, into host memory: QR of a
+ * normal draw by modified Gram-Schmidt (the larger side is orthonormal). */
+void mz_ppo_orthogonal(float *w, int rows, int cols, float gain, uint64_t seed, uint32_t stream);
+
+typedef struct {
+    float actor_loss, value_loss, entropy, clip_frac; /* means over the update's minibatches */
+    float actor_grad_norm, critic_grad_norm;
+    float lr;
+} mz_ppo_update_stats;
+
+typedef struct {
+    mz_backend *be;
+    mz_ppo_config cfg;
+    mz_vecenv *env; /* not owned */
+    int E, N, O, S, A, T, In, Ic; /* In: actor input width, Ic: critic input width */
+    int64_t EN, samples, mb_samples; /* E*N; T*E; T*E / minibatches */
+    mz_ppo_mlp actor, critic;
+    /* rollout [T][E*N][...] unless noted */
+    float *obs_in;  /* [T][EN][In] actor inputs */
+    float *cobs_in; /* [T][EN][Ic] critic inputs (MAPPO; IPPO uses obs_in) */
+    uint8_t *avail; /* [T][EN][A] */
+    int32_t *actions;
+    float *logp, *value, *reward, *final_value, *adv, *target;
+    uint8_t *terminated, *truncated; /* [T][E] */
+    float *last_value;               /* [EN] */
+    float *fin_in;                   /* [EN][Ic] the final observations' critic input */
+    /* update */
+    float *keys;   /* [T*E] shuffle keys */
+    int32_t *perm; /* [T*E] */
+    float *mb_in, *mb_cin, *mb_logp, *mb_vold, *mb_adv, *mb_target, *mb_sq;
+    uint8_t *mb_avail;
+    int32_t *mb_act;
+    float *dlogits, *dvalue, *aloss, *vloss, *astats;
+    float *acc;      /* [E x 4] finished-episode sums since the last read */
+    float *eval_acc; /* [eval_envs x 4] */
+    float *eval_in;  /* [eval_envs * N][In] */
+    float *host_acc; /* host [max(E, eval_envs) x 4] */
+    int64_t updates, env_steps, action_draws;
+} mz_ppo;
+
+/* Sizes every buffer for `env` (reset here). Returns 0, or 2 with a message
+ * when T*E does not split into the minibatches. */
+int mz_ppo_init(mz_ppo *p, mz_vecenv *env, const mz_ppo_config *cfg, char *err, size_t err_len);
+void mz_ppo_free(mz_ppo *p);
+
+/* actors/ppo_rollout.c: T steps of every env with the current actor, the
+ * values, and GAE into p->adv / p->target. */
+void mz_ppo_rollout(mz_ppo *p);
+/* learner/ppo.c: epochs x minibatches of clipped PPO on the last rollout. */
+void mz_ppo_update(mz_ppo *p, mz_ppo_update_stats *st);
+/* Finished training episodes since the last call: mean return, length, win
+ * rate (count 0 when none finished). */
+void mz_ppo_episodes(mz_ppo *p, float *mean_return, float *mean_length, float *win_rate, int *count);
+
+/* Mava's evaluator on a separate vecenv `ev`: for each of ceil(episodes /
+ * ev->E) loops, reset (a fresh seed per loop), run max_steps steps and take
+ * each env's first finished episode. Returns the mean return of `episodes`
+ * episodes; each episode's return, the win rate and mean length through
+ * the pointers (each may be NULL; returns holds `episodes`). */
+float mz_ppo_evaluate(mz_ppo *p, mz_vecenv *ev, int episodes, bool greedy, uint64_t seed, double *returns,
+                      float *win_rate, float *mean_length);
+
+/* `mazero train` for algo=ippo|mappo: the config's env and ppo.* keys,
+ * periodic evaluation, the absolute metric, everything through src/runlog.h.
+ * Returns the process exit code. */
+int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line);
+
+#endif

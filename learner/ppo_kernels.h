@@ -1,0 +1,221 @@
+/* Single-source bodies of the PPO element-wise work: input assembly,
+ * masked categorical sampling, GAE, minibatch gathers and the clipped
+ * actor / critic losses with their gradients. Each body does the work of one
+ * index; learner/ppo_cpu.c runs it in an OpenMP loop and learner/ppo_cuda.cu
+ * in a grid-stride kernel (also under emulation). Matrix products are not
+ * here: they go through src/nn. */
+#ifndef MZ_PPO_KERNELS_H
+#define MZ_PPO_KERNELS_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "src/hd.h"
+#include "src/rng.h"
+
+#define MZ_STREAM_PPO_ACTION 0x0f000001u
+#define MZ_STREAM_PPO_SHUFFLE 0x0f000002u
+#define MZ_STREAM_PPO_EVAL 0x0f000003u
+#define MZ_PPO_MASKED_LOGIT (-3.4028234663852886e38f) /* finfo(float32).min, as Mava masks */
+
+/* Row r = e * N + n of inp [E*N x I]: [one-hot(n) if ids | obs[e][n]]. When
+ * `state` is set (MAPPO's critic) the row is the global state of env e,
+ * S = N * O floats: state [E x S] as it is, or, with from_obs, the
+ * concatenation of obs [E][N][O] (the final global state, which the env
+ * does not keep). */
+HD static inline void ppo_input_body(int64_t r, float *inp, const float *obs, int N, int O, int ids, int state,
+                                     int from_obs, int S) {
+    int64_t e = r / N;
+    int n = (int)(r % N);
+    if (state) {
+        const float *src = from_obs ? obs + e * (int64_t)N * O : obs + e * (int64_t)S;
+        float *dst = inp + r * (int64_t)S;
+        for (int i = 0; i < S; i++) dst[i] = src[i];
+        return;
+    }
+    int I = O + (ids ? N : 0);
+    float *dst = inp + r * (int64_t)I;
+    int k = 0;
+    if (ids)
+        for (int j = 0; j < N; j++) dst[k++] = j == n ? 1.0f : 0.0f;
+    const float *src = obs + r * (int64_t)O;
+    for (int i = 0; i < O; i++) dst[k++] = src[i];
+}
+
+/* Masked log-softmax of one row: lse over legal actions (the masked logits
+ * are finfo.min, whose exp is 0). Returns lse; a row with no legal action
+ * treats every action as legal. */
+HD static inline float ppo_masked_lse(const float *logits, const uint8_t *avail, int A) {
+    int any = 0;
+    for (int a = 0; a < A; a++) any |= avail[a];
+    float m = MZ_PPO_MASKED_LOGIT;
+    for (int a = 0; a < A; a++)
+        if ((avail[a] || !any) && logits[a] > m) m = logits[a];
+    float s = 0.0f;
+    for (int a = 0; a < A; a++)
+        if (avail[a] || !any) s += expf(logits[a] - m);
+    return m + logf(s);
+}
+
+/* Row r of logits [R x A]: the action (Gumbel-max over legal actions from
+ * Philox(seed, stream, offset + r), or the argmax when greedy), its
+ * log-probability into logp[r] (when logp is set). actions [R] has the
+ * env's [E][N] layout. */
+HD static inline void ppo_sample_body(int64_t r, int32_t *actions, float *logp, const float *logits,
+                                      const uint8_t *avail, int A, int greedy, uint64_t seed, uint32_t stream,
+                                      uint64_t offset) {
+    const float *l = logits + r * (int64_t)A;
+    const uint8_t *m = avail + r * (int64_t)A;
+    int any = 0;
+    for (int a = 0; a < A; a++) any |= m[a];
+    mz_rng g;
+    mz_rng_init(&g, seed, stream, offset + (uint64_t)r);
+    int best = -1;
+    float best_v = 0.0f;
+    for (int a = 0; a < A; a++) {
+        float noise = greedy ? 0.0f : mz_rng_gumbel(&g);
+        if (!(m[a] || !any)) continue;
+        float v = l[a] + noise;
+        if (best < 0 || v > best_v) {
+            best = a;
+            best_v = v;
+        }
+    }
+    actions[r] = best;
+    if (logp) logp[r] = l[best] - ppo_masked_lse(l, m, A);
+}
+
+/* GAE for column c = e * N + n over T steps (reverse scan), all arrays
+ * [T][E*N] except terminated/truncated [T][E] and last_value [E*N]:
+ *   next value: 0 on termination; V(final obs) on truncation when
+ *   bootstrap, else 0 (Mava); V(s_{t+1}) otherwise (last_value at T-1)
+ *   delta = r + gamma * next - V;  A = delta + gamma lambda (1 - done) A'
+ *   target = A + V. */
+HD static inline void ppo_gae_body(int64_t c, float *adv, float *target, const float *value, const float *reward,
+                                   const uint8_t *terminated, const uint8_t *truncated, const float *final_value,
+                                   const float *last_value, int T, int E, int N, float gamma, float lambda,
+                                   int bootstrap) {
+    int64_t EN = (int64_t)E * N;
+    int64_t e = c / N;
+    float a_next = 0.0f;
+    for (int t = T - 1; t >= 0; t--) {
+        int64_t i = t * EN + c;
+        int term = terminated[t * (int64_t)E + e], trunc = truncated[t * (int64_t)E + e];
+        float next = t == T - 1 ? last_value[c] : value[i + EN];
+        if (term) next = 0.0f;
+        else if (trunc) next = bootstrap ? final_value[i] : 0.0f;
+        float cont = (term || trunc) ? 0.0f : 1.0f;
+        float delta = reward[i] + gamma * next - value[i];
+        a_next = delta + gamma * lambda * cont * a_next;
+        adv[i] = a_next;
+        target[i] = a_next + value[i];
+    }
+}
+
+/* out row r [W floats] = src row (perm[first + r / N] * N + r % N): a
+ * minibatch of whole samples (every agent of one env-step). */
+HD static inline void ppo_gather_body(int64_t r, float *out, const float *src, const int32_t *perm, int64_t first,
+                                      int N, int W) {
+    int64_t s = (int64_t)perm[first + r / N] * N + r % N;
+    for (int w = 0; w < W; w++) out[r * W + w] = src[s * W + w];
+}
+HD static inline void ppo_gather_u8_body(int64_t r, uint8_t *out, const uint8_t *src, const int32_t *perm,
+                                         int64_t first, int N, int W) {
+    int64_t s = (int64_t)perm[first + r / N] * N + r % N;
+    for (int w = 0; w < W; w++) out[r * W + w] = src[s * W + w];
+}
+HD static inline void ppo_gather_i32_body(int64_t r, int32_t *out, const int32_t *src, const int32_t *perm,
+                                          int64_t first, int N) {
+    out[r] = src[(int64_t)perm[first + r / N] * N + r % N];
+}
+
+/* Actor loss of row r of R, with advantages normalised by (mean, std):
+ *   rho = exp(logp - logp_old);  An = (A - mean) / (std + 1e-8)
+ *   loss_r = -min(rho An, clip(rho, 1 - eps, 1 + eps) An) - ent_coef H
+ * The total is the mean over rows; dlogits [R x A] gets d total / d logits
+ * (written, not added). stats [3 x R]: pg loss, entropy, |rho - 1| > eps
+ * (clip fraction). */
+HD static inline void ppo_actor_loss_body(int64_t r, float *dlogits, float *loss, float *stats, const float *logits,
+                                          const uint8_t *avail, const int32_t *action, const float *logp_old,
+                                          const float *adv, float adv_mean, float adv_std, int A, int64_t R,
+                                          float clip_eps, float ent_coef) {
+    const float *l = logits + r * (int64_t)A;
+    const uint8_t *m = avail + r * (int64_t)A;
+    float *dl = dlogits + r * (int64_t)A;
+    int any = 0;
+    for (int a = 0; a < A; a++) any |= m[a];
+    float lse = ppo_masked_lse(l, m, A);
+    float H = 0.0f;
+    for (int a = 0; a < A; a++) {
+        if (!(m[a] || !any)) continue;
+        float lp = l[a] - lse;
+        H -= expf(lp) * lp;
+    }
+    int act = action[r];
+    float logp = l[act] - lse;
+    float rho = expf(logp - logp_old[r]);
+    float An = (adv[r] - adv_mean) / (adv_std + 1e-8f);
+    float rc = fminf(fmaxf(rho, 1.0f - clip_eps), 1.0f + clip_eps);
+    float s1 = rho * An, s2 = rc * An;
+    float pg = -fminf(s1, s2);
+    /* d pg / d logp: the unclipped branch moves with rho, the clipped one
+     * only inside the clip range */
+    float dlogp = s1 <= s2 ? -rho * An : ((rho > 1.0f - clip_eps && rho < 1.0f + clip_eps) ? -rho * An : 0.0f);
+    float inv = 1.0f / (float)R;
+    for (int a = 0; a < A; a++) {
+        if (!(m[a] || !any)) {
+            dl[a] = 0.0f;
+            continue;
+        }
+        float lp = l[a] - lse, p = expf(lp);
+        float g = dlogp * ((a == act ? 1.0f : 0.0f) - p); /* policy term */
+        g += ent_coef * p * (lp + H);                      /* -ent_coef dH */
+        dl[a] = g * inv;
+    }
+    loss[r] = pg - ent_coef * H;
+    stats[r] = pg;
+    stats[R + r] = H;
+    stats[2 * R + r] = fabsf(rho - 1.0f) > clip_eps ? 1.0f : 0.0f;
+}
+
+/* Critic loss of row r of R (values [R], one per agent-row):
+ *   Vc = V_old + clip(V - V_old, -eps, eps)
+ *   loss_r = vf_coef * 0.5 * max((V - R)^2, (Vc - R)^2)
+ * The total is the mean over rows; dvalue[r] = d total / d V (written). */
+HD static inline void ppo_critic_loss_body(int64_t r, float *dvalue, float *loss, const float *value,
+                                           const float *value_old, const float *target, int64_t R, float clip_eps,
+                                           float vf_coef) {
+    float v = value[r], vo = value_old[r], g = target[r];
+    float d = v - vo;
+    float dc = fminf(fmaxf(d, -clip_eps), clip_eps);
+    float vc = vo + dc;
+    float l1 = (v - g) * (v - g), l2 = (vc - g) * (vc - g);
+    float scale = vf_coef * 0.5f / (float)R;
+    float dv;
+    if (l1 >= l2) dv = 2.0f * (v - g);
+    else dv = (d > -clip_eps && d < clip_eps) ? 2.0f * (vc - g) : 0.0f;
+    dvalue[r] = scale * dv;
+    loss[r] = vf_coef * 0.5f * (l1 >= l2 ? l1 : l2);
+}
+
+/* Environment e: add a finished episode's return / length / win into the
+ * running sums acc [E x 4] (return, length, won, count). With first_only
+ * (evaluation), only the first episode of each env counts. */
+HD static inline void ppo_episode_acc_body(int64_t e, float *acc, const uint8_t *terminated, const uint8_t *truncated,
+                                           const float *done_return, const int32_t *done_length,
+                                           const uint8_t *done_won, int first_only) {
+    if (!(terminated[e] || truncated[e])) return;
+    float *a = acc + e * 4;
+    if (first_only && a[3] > 0.0f) return;
+    a[0] += done_return[e];
+    a[1] += (float)done_length[e];
+    a[2] += done_won[e] ? 1.0f : 0.0f;
+    a[3] += 1.0f;
+}
+
+/* sq[i] = x[i] * x[i] (for the advantage std) */
+HD static inline void ppo_square_body(int64_t i, float *sq, const float *x) { sq[i] = x[i] * x[i]; }
+/* iota with a shuffle key: idx[i] = i */
+HD static inline void ppo_iota_body(int64_t i, int32_t *idx) { idx[i] = (int32_t)i; }
+
+#endif

@@ -1,0 +1,186 @@
+/* `mazero train` for algo=ippo|mappo (learner/ppo.h): Mava's anakin loop
+ * with periodic evaluation on separate environments and the absolute
+ * metric, written through src/runlog.h. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "learner/ppo.h"
+#include "src/nn/checkpoint.h"
+#include "src/runlog.h"
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void ppo_config_from(mz_ppo_config *c, const mz_config *cfg) {
+    mz_ppo_config_default(c);
+    c->centralised_critic = cfg->algo == MZ_ALGO_MAPPO;
+    c->rollout_length = (int)cfg->ppo.rollout_length;
+    c->epochs = (int)cfg->ppo.epochs;
+    c->minibatches = (int)cfg->ppo.minibatches;
+    c->actor_lr = (float)cfg->ppo.actor_lr;
+    c->critic_lr = (float)cfg->ppo.critic_lr;
+    c->decay_lr = cfg->ppo.decay_lr;
+    c->gamma = (float)cfg->ppo.gamma;
+    c->gae_lambda = (float)cfg->ppo.gae_lambda;
+    c->clip_eps = (float)cfg->ppo.clip_eps;
+    c->ent_coef = (float)cfg->ppo.ent_coef;
+    c->vf_coef = (float)cfg->ppo.vf_coef;
+    c->max_grad_norm = (float)cfg->ppo.max_grad_norm;
+    c->adam_eps = (float)cfg->ppo.adam_eps;
+    c->add_agent_id = cfg->ppo.add_agent_id;
+    c->bootstrap_truncation = cfg->ppo.bootstrap_truncation;
+    c->hidden = (int)cfg->ppo.hidden;
+    c->seed = (uint64_t)cfg->seed;
+}
+
+int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) {
+    char err[512];
+    mz_env_params ep;
+    uint64_t seed = (uint64_t)cfg->seed;
+    if (mz_env_params_resolve(&ep, cfg->env.name, cfg->env.scenario, (int)cfg->env.max_steps, seed, err,
+                              sizeof err) != 0) {
+        fprintf(stderr, "mazero train: %s\n", err);
+        return MZ_EXIT_USAGE;
+    }
+    mz_env_params eval_ep = ep;
+    eval_ep.seed = seed ^ 0x5eed5eed5eedull;
+    int E = (int)cfg->env.num_envs;
+    int eval_E = (int)(cfg->ppo.eval_episodes < E ? cfg->ppo.eval_episodes : E);
+    mz_ppo_config pc;
+    ppo_config_from(&pc, cfg);
+    int64_t per_update = (int64_t)pc.rollout_length * E;
+    int64_t num_updates = cfg->total_env_steps / per_update;
+    if (num_updates < 1) num_updates = 1;
+    pc.num_updates = num_updates;
+    pc.eval_envs = eval_E;
+    int64_t eval_every = num_updates / cfg->ppo.num_evaluation;
+    if (eval_every < 1) eval_every = 1;
+
+    mz_vecenv *env = mz_vecenv_create(be, &ep, E);
+    mz_vecenv *ev = mz_vecenv_create(be, &eval_ep, eval_E);
+    mz_ppo p;
+    if (mz_ppo_init(&p, env, &pc, err, sizeof err) != 0) {
+        fprintf(stderr, "mazero train: %s\n", err);
+        mz_vecenv_destroy(ev);
+        mz_vecenv_destroy(env);
+        return MZ_EXIT_USAGE;
+    }
+    int exit_code = 0;
+    mz_runlog *rl = mz_runlog_open(cfg, &exit_code, err, sizeof err);
+    if (!rl) {
+        fprintf(stderr, "mazero train: %s\n", err);
+        mz_ppo_free(&p);
+        mz_vecenv_destroy(ev);
+        mz_vecenv_destroy(env);
+        return exit_code;
+    }
+    exit_code = 0;
+    mz_runlog_print(rl, "%s on %s %s, %s: %lld updates of %lld env steps, evaluation every %lld updates",
+                    cfg->algo == MZ_ALGO_MAPPO ? "mappo" : "ippo", cfg->env.name, cfg->env.scenario, device_line,
+                    (long long)num_updates, (long long)per_update, (long long)eval_every);
+
+    int n_abs = (int)cfg->ppo.absolute_episodes, n_eval = (int)cfg->ppo.eval_episodes;
+    int n_ret = n_abs > n_eval ? n_abs : n_eval;
+    double *returns = (double *)malloc((size_t)(n_ret > 0 ? n_ret : 1) * sizeof(double));
+    size_t pbytes = (size_t)p.actor.p.total * sizeof(float);
+    float *best = (float *)be->alloc(be, pbytes), *keep = (float *)be->alloc(be, pbytes);
+    MZ_CHECK(returns != NULL, "mazero train: out of host memory");
+    be->copy_d2d(be, best, p.actor.p.values, pbytes);
+    double best_return = -INFINITY;
+    int64_t next_log = cfg->log.interval_steps;
+    double t0 = now_seconds(), t_last = t0;
+    int64_t steps_last = 0;
+    mz_ppo_update_stats st = {0};
+    for (int64_t u = 0; u < num_updates; u++) {
+        if (mz_runlog_stop_requested()) {
+            exit_code = 128 + mz_runlog_stop_signal();
+            break;
+        }
+        mz_ppo_rollout(&p);
+        mz_ppo_update(&p, &st);
+        if (p.env_steps >= next_log || u == num_updates - 1) {
+            while (next_log <= p.env_steps) next_log += cfg->log.interval_steps;
+            float ret, len, win;
+            int count;
+            mz_ppo_episodes(&p, &ret, &len, &win, &count);
+            double t = now_seconds();
+            double sps = (double)(p.env_steps - steps_last) / (t - t_last > 1e-9 ? t - t_last : 1e-9);
+            t_last = t;
+            steps_last = p.env_steps;
+            mz_metric m[12];
+            int n = 0;
+            m[n++] = (mz_metric){"actor_loss", st.actor_loss};
+            m[n++] = (mz_metric){"value_loss", st.value_loss};
+            m[n++] = (mz_metric){"entropy", st.entropy};
+            m[n++] = (mz_metric){"clip_fraction", st.clip_frac};
+            m[n++] = (mz_metric){"actor_grad_norm", st.actor_grad_norm};
+            m[n++] = (mz_metric){"critic_grad_norm", st.critic_grad_norm};
+            m[n++] = (mz_metric){"learning_rate", st.lr};
+            m[n++] = (mz_metric){"steps_per_second", sps};
+            if (count > 0) {
+                m[n++] = (mz_metric){"train_episode_return", ret};
+                m[n++] = (mz_metric){"train_episode_length", len};
+                m[n++] = (mz_metric){"train_win_rate", win};
+            }
+            mz_runlog_row(rl, p.updates, p.env_steps, m, n);
+        }
+        if ((u + 1) % eval_every == 0 && n_eval > 0) {
+            float win, len;
+            float mean = mz_ppo_evaluate(&p, ev, n_eval, cfg->ppo.eval_greedy, seed + (uint64_t)u, returns, &win,
+                                         &len);
+            mz_runlog_eval(rl, p.updates, p.env_steps, returns, n_eval);
+            mz_metric m[2] = {{"eval_win_rate", win}, {"eval_episode_length", len}};
+            mz_runlog_row(rl, p.updates, p.env_steps, m, 2);
+            if (mean >= best_return) { /* ties go to the later parameters, as Mava */
+                best_return = mean;
+                be->copy_d2d(be, best, p.actor.p.values, pbytes);
+            }
+        }
+    }
+    if (exit_code == 0 && n_abs > 0) {
+        be->copy_d2d(be, keep, p.actor.p.values, pbytes);
+        be->copy_d2d(be, p.actor.p.values, best, pbytes);
+        float win;
+        float mean = mz_ppo_evaluate(&p, ev, n_abs, cfg->ppo.eval_greedy, seed ^ 0xab5ull, returns, &win, NULL);
+        mz_runlog_eval_absolute(rl, returns, n_abs);
+        mz_runlog_print(rl, "absolute metric: mean return %.4f over %d episodes (best evaluation %.4f), win rate %.3f",
+                        mean, n_abs, best_return, win);
+        be->copy_d2d(be, p.actor.p.values, keep, pbytes);
+    }
+    /* checkpoints: the final actor and critic (with their Adam moments) and
+     * the best-evaluated actor */
+    char *cfg_json = mz_config_to_json(cfg);
+    const char *names[3] = {"actor.safetensors", "critic.safetensors", "best_actor.safetensors"};
+    for (int k = 0; k < 3 && exit_code == 0; k++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", mz_runlog_checkpoint_dir(rl), names[k]);
+        mz_params *prm = k == 1 ? &p.critic.p : &p.actor.p;
+        if (k == 2) {
+            be->copy_d2d(be, keep, p.actor.p.values, pbytes);
+            be->copy_d2d(be, p.actor.p.values, best, pbytes);
+        }
+        int bad = mz_checkpoint_save(path, prm, k < 2, cfg_json, p.updates, err, sizeof err);
+        if (k == 2) be->copy_d2d(be, p.actor.p.values, keep, pbytes);
+        if (bad) {
+            mz_runlog_print(rl, "mazero train: cannot write checkpoint %s: %s", path, err);
+            exit_code = MZ_EXIT_RUNTIME;
+        }
+    }
+    free(cfg_json);
+    mz_runlog_print(rl, "%lld env steps in %.1f s (%.0f steps/s)", (long long)p.env_steps, now_seconds() - t0,
+                    (double)p.env_steps / (now_seconds() - t0));
+    be->free(be, best);
+    be->free(be, keep);
+    free(returns);
+    mz_ppo_free(&p);
+    mz_vecenv_destroy(ev);
+    mz_vecenv_destroy(env);
+    int rc = mz_runlog_close(rl, exit_code);
+    return exit_code ? exit_code : rc;
+}
