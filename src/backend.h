@@ -43,6 +43,11 @@ typedef enum { MZ_BACKEND_CPU = 0, MZ_BACKEND_CUDA = 1 } mz_backend_kind;
  * weak reference, unresolved there, is never called. */
 #define MZ_CUDA_LAUNCHER __attribute__((weak))
 
+/* CPU launchers run a loop on one thread below this many indices: waking a
+ * thread team costs microseconds, and on a loaded machine a descheduled team
+ * member stalls every region (2 threads measured 5-7x slower than 1). */
+#define MZ_CPU_PARALLEL_MIN 1024
+
 struct mz_backend {
     const char *name; /* "cpu", "cuda", "cuda-emu" */
     mz_backend_kind kind; /* CUDA also under emulation */

@@ -100,14 +100,14 @@ static void cpu_scal(mz_backend *be, int64_t n, float alpha, float *x) {
 
 static void cpu_scale_add(mz_backend *be, int64_t n, float a, const float *x, float b, float *y) {
     (void)be;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= MZ_CPU_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) scale_add_body(i, a, x, b, y);
 }
 
 static float cpu_sum(mz_backend *be, int64_t n, const float *x) {
     (void)be;
     double s = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : s)
+#pragma omp parallel for schedule(static) reduction(+ : s) if (n >= MZ_CPU_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) s += x[i];
     return (float)s;
 }
@@ -116,7 +116,7 @@ static float cpu_max(mz_backend *be, int64_t n, const float *x) {
     (void)be;
     MZ_CHECK(n >= 1, "cpu backend: max of an empty array");
     float m = x[0];
-#pragma omp parallel for schedule(static) reduction(max : m)
+#pragma omp parallel for schedule(static) reduction(max : m) if (n >= MZ_CPU_PARALLEL_MIN)
     for (int64_t i = 1; i < n; i++)
         if (x[i] > m) m = x[i];
     return m;
@@ -166,14 +166,14 @@ static void cpu_sort_by_key(mz_backend *be, int64_t n, float *keys, int32_t *val
 static void cpu_rng_fill(mz_backend *be, int64_t n, float *out, mz_rng_dist dist, float param,
                          uint64_t seed, uint32_t stream, uint64_t offset_base) {
     (void)be;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= MZ_CPU_PARALLEL_MIN)
     for (int64_t i = 0; i < n; i++) rng_fill_body(i, out, (int)dist, param, seed, stream, offset_base);
 }
 
 static void cpu_rng_dirichlet(mz_backend *be, int64_t rows, int K, float *out, float alpha,
                               uint64_t seed, uint32_t stream, uint64_t offset_base) {
     (void)be;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows >= MZ_CPU_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++) rng_dirichlet_body(r, out, K, alpha, seed, stream, offset_base);
 }
 

@@ -5,7 +5,8 @@
 #define MZ_NN_KERNEL(name, params, args)                                                           \
     static void cpu_##name(mz_backend *be, int64_t n, MZ_UNPAREN params) {                         \
         (void)be;                                                                                  \
-        _Pragma("omp parallel for schedule(static)") for (int64_t i = 0; i < n; i++)               \
+        _Pragma("omp parallel for schedule(static) if (n >= MZ_CPU_PARALLEL_MIN)")                 \
+        for (int64_t i = 0; i < n; i++)                                                            \
             name##_body(i, MZ_UNPAREN args);                                                       \
     }
 #include "src/nn/nn_kernels.def"
