@@ -72,8 +72,8 @@ expect 0 "wrote $gif" -- render configs/default.json env.name=lbf env.scenario=2
 check "render wrote an animated GIF" bash -c 'head -c 6 "$1" | grep -q GIF89a' _ "$gif"
 rm -f "$gif"
 
-expect 2 "mcts.mode=joint: 10 agents x 5 actions make 9765625 joint actions, above the limit of 512" -- config configs/default.json mcts.mode=joint env.scenario=10ag
-expect 2 "mcts.mode=sampled: mcts.num_simulations must be 1 to 65534, got 70000" -- config configs/default.json mcts.mode=sampled mcts.num_simulations=70000
+expect 2 "mcts.mode=joint: 10 agents x 5 actions make 9765625 joint actions, above the limit of 512" -- config configs/spread_mazero_sync.json mcts.mode=joint env.scenario=10ag
+expect 2 "mcts.mode=sampled: mcts.num_simulations must be 1 to 65534, got 70000" -- config configs/spread_mazero_sync.json mcts.mode=sampled mcts.num_simulations=70000
 expect 2 "mcts.os_rho: expected a number in [0, 0.99]" -- config configs/default.json mcts.os_rho=1
 
 # search: a stored mctx tree is reproduced; the tree we write replays itself
