@@ -114,6 +114,20 @@ expect 2 "mode=async is not built yet (issue #9)" -- train configs/chain_mazero_
     "log.dir=$mz_dir"
 expect 2 "muzero.replay_steps=8 must exceed" -- train configs/chain_mazero_sync.json device=cpu --quiet \
     muzero.replay_steps=8 "log.dir=$mz_dir"
+# SIGTERM mid-run: the model is saved and the exit code is 128 + 15
+"$mazero" train configs/spread_mazero_sync.json device=cpu threads=1 --quiet log.console=quiet "log.dir=$mz_dir/term" \
+    >"$out" 2>"$err" </dev/null &
+train_pid=$!
+# a non-empty metrics.jsonl: the first evaluation row, written after the run installed its signal handler
+for _ in $(seq 200); do
+    for f in "$mz_dir"/term/*/*/*/metrics.jsonl; do [ -s "$f" ] && break 2; done
+    sleep 0.1
+done
+kill -TERM "$train_pid"
+wait "$train_pid"
+rc=$?
+check "train stopped by SIGTERM exits 143 ($rc)" [ "$rc" -eq 143 ]
+check "... after saving checkpoints/model.safetensors" bash -c 'test -s "$1"/term/*/*/*/checkpoints/model.safetensors' _ "$mz_dir"
 rm -rf "$mz_dir"
 
 # IPPO / MAPPO train end to end: run directory, metrics, marl-eval JSON with the absolute metric
