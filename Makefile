@@ -4,6 +4,7 @@
 #   make CUDA=1     ./mazero with the CUDA backend as well (nvcc, cuBLAS, Thrust)
 #   make emu        the test binary, with the CUDA backend built by the host
 #                   C++ compiler against src/cuda_emu.h (device emulation)
+#   make run        build, then train the default config (configs/default.json)
 #   make test       CPU tests + emulated-CUDA parity tests + CLI tests
 #   make asan       the same suite under AddressSanitizer + UBSan
 #   make bench      backend and NN benchmarks (table + bench/results/*.json)
@@ -122,7 +123,7 @@ DEB_PACKAGES := build-essential libcjson-dev libcurl4-openssl-dev libopenblas-de
                 libcairo2-dev libgif-dev \
                 $(if $(wildcard $(CUDA_HOME)/include/cccl/thrust $(CUDA_HOME)/include/thrust),,libthrust-dev)
 
-.PHONY: all emu test asan bench deps clean help
+.PHONY: all emu run test asan bench deps clean help
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -137,6 +138,11 @@ $(BIN): $(BIN_OBJ) $(FLAVOUR_STAMP)
 	$(BIN_LD) $(LINKFLAGS) $(filter %.o,$^) -o $@ $(BIN_LINK) $(LDLIBS)
 
 emu: $(TEST_BIN)
+
+# The README's first command. RUN_ARGS adds overrides: make run RUN_ARGS="seed=3"
+RUN_CONFIG ?= configs/default.json
+run: $(BIN)
+	./$(BIN) train $(RUN_CONFIG) $(RUN_ARGS)
 
 $(TEST_BIN): $(TEST_OBJ)
 	$(CXX) $(LINKFLAGS) $^ -o $@ -lcmocka $(LDLIBS)
@@ -216,6 +222,6 @@ clean:
 	rm -rf $(BUILD) $(BIN)
 
 help:
-	@sed -n '1,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,14p' Makefile | sed 's/^# \{0,1\}//'
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -17,7 +17,8 @@ struct sync_run {
     int N, O, A;
     mz_vecenv *env, *eval_env;
     wm_model *model;
-    mcts_ma_search *search, *eval_search;
+    mcts_ma_search *search, *eval_search;                /* independent or joint */
+    mcts_sampled_search *sampled, *eval_sampled;         /* or sampled */
     replay *rb;
     learner *learner;
     float *d_logits, *d_value; /* [maxE*N*A], [maxE] */
@@ -48,7 +49,7 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     s->cfg = *cfg;
     s->N = c->env.N, s->O = c->env.O, s->A = c->env.A;
     int maxE = c->E > c->eval_envs ? c->E : c->eval_envs;
-    int per = c->mode == MCTS_MA_INDEPENDENT ? s->N : 1;
+    int per = !c->sampled && c->mode == MCTS_MA_INDEPENDENT ? s->N : 1;
     wm_config mc = c->model;
     mc.N = s->N, mc.O = s->O, mc.A = s->A;
     mc.max_batch = c->learner.batch;
@@ -62,11 +63,22 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
         free(s);
         return NULL;
     }
-    s->search = mcts_ma_create(be, &c->search, c->mode, c->E, s->N, s->A, c->joint_limit, 0, err, err_len);
-    s->eval_search = s->search ? mcts_ma_create(be, &c->search, c->mode, c->eval_envs, s->N, s->A, c->joint_limit, 0, err,
-                                                err_len)
-                               : NULL;
-    if (!s->eval_search) {
+    int built;
+    if (c->sampled) {
+        s->sampled = mcts_sampled_create(be, &c->sampled_params, c->E, s->N, s->A, err, err_len);
+        s->eval_sampled =
+            s->sampled ? mcts_sampled_create(be, &c->sampled_params, c->eval_envs, s->N, s->A, err, err_len) : NULL;
+        built = s->eval_sampled != NULL;
+    } else {
+        s->search = mcts_ma_create(be, &c->search, c->mode, c->E, s->N, s->A, c->joint_limit, c->partner_sample, err,
+                                   err_len);
+        s->eval_search = s->search ? mcts_ma_create(be, &c->search, c->mode, c->eval_envs, s->N, s->A, c->joint_limit,
+                                                    c->partner_sample, err, err_len)
+                                   : NULL;
+        built = s->eval_search != NULL;
+    }
+    if (!built) {
+        mcts_sampled_destroy(s->sampled);
         mcts_ma_destroy(s->search);
         wm_destroy(s->model);
         free(s);
@@ -111,8 +123,29 @@ void sync_destroy(sync_run *s) {
     mz_vecenv_destroy(s->eval_env);
     mcts_ma_destroy(s->search);
     mcts_ma_destroy(s->eval_search);
+    mcts_sampled_destroy(s->sampled);
+    mcts_sampled_destroy(s->eval_sampled);
     wm_destroy(s->model);
     free(s);
+}
+
+mz_params *sync_params(sync_run *s) { return wm_params(s->model); }
+
+/* The search of the training (eval 0) or evaluation envs: one batched
+ * search for all of them; results stay on the device. */
+static void search_run(sync_run *s, int eval, const mcts_ma_model *mm) {
+    if (s->cfg.sampled) mcts_sampled_run(eval ? s->eval_sampled : s->sampled, mm);
+    else mcts_ma_run(eval ? s->eval_search : s->search, mm);
+}
+static const int32_t *search_actions(const sync_run *s) {
+    return s->cfg.sampled ? mcts_sampled_actions(s->sampled) : mcts_ma_actions(s->search);
+}
+static const float *search_policy(const sync_run *s, int eval) {
+    if (s->cfg.sampled) return mcts_sampled_policy(eval ? s->eval_sampled : s->sampled);
+    return mcts_ma_policy(eval ? s->eval_search : s->search);
+}
+static const float *search_root_value(const sync_run *s) {
+    return s->cfg.sampled ? mcts_sampled_root_value(s->sampled) : mcts_ma_root_value(s->search);
 }
 
 /* value of E device observations into s->h_fval (the root call's value) */
@@ -130,12 +163,12 @@ static void rollout_step(sync_run *s) {
     mz_env_buffers *b = &s->env->buf;
     mcts_ma_model mm = wm_search_model(s->model);
     wm_search_set_obs(s->model, b->obs, E);
-    mcts_ma_run(s->search, &mm);
+    search_run(s, 0, &mm);
     be->copy_d2h(be, s->h_obs, b->obs, (size_t)E * NO * sizeof(float));
-    be->copy_d2h(be, s->h_act, mcts_ma_actions(s->search), (size_t)E * s->N * sizeof(int32_t));
-    be->copy_d2h(be, s->h_pol, mcts_ma_policy(s->search), (size_t)E * NA * sizeof(float));
-    be->copy_d2h(be, s->h_val, mcts_ma_root_value(s->search), (size_t)E * sizeof(float));
-    be->copy_d2d(be, b->actions, mcts_ma_actions(s->search), (size_t)E * s->N * sizeof(int32_t));
+    be->copy_d2h(be, s->h_act, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
+    be->copy_d2h(be, s->h_pol, search_policy(s, 0), (size_t)E * NA * sizeof(float));
+    be->copy_d2h(be, s->h_val, search_root_value(s), (size_t)E * sizeof(float));
+    be->copy_d2d(be, b->actions, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
     mz_vecenv_step(s->env);
     be->copy_d2h(be, s->h_rew, b->reward, (size_t)E * sizeof(float));
     be->copy_d2h(be, s->h_term, b->terminated, (size_t)E);
@@ -169,7 +202,7 @@ int sync_iterate(sync_run *s, sync_result *out) {
     return 1;
 }
 
-double sync_evaluate(sync_run *s, int use_search) {
+double sync_evaluate(sync_run *s, int use_search, double *returns) {
     mz_backend *be = s->be;
     int E = s->cfg.eval_envs, A = s->A, N = s->N;
     mz_env_buffers *b = &s->eval_env->buf;
@@ -183,8 +216,8 @@ double sync_evaluate(sync_run *s, int use_search) {
         wm_search_set_obs(s->model, b->obs, E);
         const float *scores;
         if (use_search) {
-            mcts_ma_run(s->eval_search, &mm);
-            scores = mcts_ma_policy(s->eval_search);
+            search_run(s, 1, &mm);
+            scores = search_policy(s, 1);
         } else {
             mm.root(mm.ctx, be, E, s->d_logits, s->d_value);
             scores = s->d_logits;
@@ -205,6 +238,7 @@ double sync_evaluate(sync_run *s, int use_search) {
             if ((s->h_term[e] || s->h_trunc[e]) && !s->h_done_any[e]) {
                 s->h_done_any[e] = 1;
                 sum += s->h_ret[e];
+                if (returns) returns[e] = s->h_ret[e];
                 finished++;
             }
     }

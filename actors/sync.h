@@ -4,9 +4,10 @@
  * spent. Evaluation plays episodes greedily with the search policy and with
  * the raw prior policy (MAZero reports both).
  *
- * Not here yet: the config schema / `mazero train` wiring, run outputs,
- * checkpoints and resume, avail-mask handling in search (the matrix and
- * chain games have every action legal), a target network. */
+ * `mazero train` (actors/mazero_train.c) drives it from a config and writes
+ * the run outputs and checkpoints. Not here yet: resume, avail-mask handling
+ * in search (the matrix and chain games have every action legal), a target
+ * network. */
 #ifndef MZ_ACTORS_SYNC_H
 #define MZ_ACTORS_SYNC_H
 
@@ -15,14 +16,18 @@
 #include "envs/vecenv.h"
 #include "learner/learner.h"
 #include "mcts/multiagent.h"
+#include "mcts/sampled.h"
 
 typedef struct {
     mz_env_params env;
     int E;                  /* training environments */
     wm_config model;        /* N, O, A, K, max_* are filled from the rest */
     mcts_params search;
-    mcts_ma_mode mode;
+    mcts_ma_mode mode;      /* independent or joint (when not sampled) */
     int joint_limit;
+    int partner_sample;     /* independent: partners sample their prior instead of its argmax */
+    int sampled;            /* 1: MAZero's sampled joint search (mcts/sampled.h), mode ignored */
+    mcts_sampled_params sampled_params;
     replay_config replay;   /* E, N, O, A, K, max_batch, seed filled in */
     learner_config learner;
     int64_t env_steps;      /* budget: environment steps (per env, summed over envs) */
@@ -48,7 +53,11 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
 void sync_destroy(sync_run *s);
 /* One rollout phase and its updates; false once the budget is spent. */
 int sync_iterate(sync_run *s, sync_result *out);
-/* Greedy evaluation episodes: with search (use_search 1) or on the prior. */
-double sync_evaluate(sync_run *s, int use_search);
+/* Greedy evaluation episodes (one per eval env): with search (use_search 1)
+ * or on the prior; the mean return, and each return in returns
+ * [eval_envs] when not NULL. */
+double sync_evaluate(sync_run *s, int use_search, double *returns);
+/* The world model's parameter block (values, grads, AdamW moments). */
+mz_params *sync_params(sync_run *s);
 
 #endif

@@ -14,6 +14,7 @@
 #include "bench/bench_nn.h"
 #include "envs/render.h"
 #include "envs/vecenv.h"
+#include "actors/mazero_train.h"
 #include "learner/ppo.h"
 #include "mcts/multiagent.h"
 #include "mcts/oracle.h"
@@ -171,11 +172,15 @@ static int cmd_train_or_eval(int argc, char **argv) {
         be->destroy(be);
         return rc;
     }
+    if (!strcmp(cmd->name, "train")) {
+        rc = mz_mazero_train(&cfg, be, chosen);
+        be->destroy(be);
+        return rc;
+    }
     be->destroy(be);
     fprintf(stderr,
-            "mazero %s: the config and device are valid, but %s is not built yet "
-            "(see the status section of README.md)\n",
-            cmd->name, !strcmp(cmd->name, "train") ? "training" : "evaluation");
+            "mazero eval: the config and device are valid, but evaluation is not built yet "
+            "(see the status section of README.md)\n");
     return MZ_EXIT_RUNTIME;
 }
 

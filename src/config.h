@@ -18,6 +18,7 @@ typedef enum { MZ_ALGO_MAZERO = 0, MZ_ALGO_IPPO = 1, MZ_ALGO_MAPPO = 2 } mz_algo
 typedef enum { MZ_SEARCH_MUZERO = 0, MZ_SEARCH_GUMBEL_MUZERO = 1 } mz_search_policy;
 typedef enum { MZ_SEARCH_INDEPENDENT = 0, MZ_SEARCH_JOINT = 1, MZ_SEARCH_SAMPLED = 2 } mz_search_mode;
 typedef enum { MZ_SEARCH_PARTNER_ARGMAX = 0, MZ_SEARCH_PARTNER_SAMPLE = 1 } mz_search_partner;
+typedef enum { MZ_COMM_CONCAT = 0, MZ_COMM_REPLACE = 1 } mz_comm_mode;
 typedef enum { MZ_CONSOLE_AUTO = 0, MZ_CONSOLE_LINE = 1, MZ_CONSOLE_PLAIN = 2, MZ_CONSOLE_QUIET = 3 } mz_console_mode;
 typedef enum { MZ_WANDB_DISABLED = 0, MZ_WANDB_ONLINE = 1, MZ_WANDB_OFFLINE = 2 } mz_wandb_mode;
 
@@ -82,6 +83,23 @@ typedef struct {
         int64_t absolute_episodes;
         bool eval_greedy;
     } ppo;
+    struct { /* algo=mazero (worldmodel/, learner/, actors/sync.h) */
+        int64_t hidden, mlp_width, head_width, projection, support;
+        int64_t comm_layers, comm_heads, comm_ff;
+        int comm_mode; /* mz_comm_mode */
+        bool zero_init;
+        int64_t unroll_steps, n_step;
+        double discount;
+        int64_t batch_size, replay_steps;
+        double priority_alpha, priority_beta;
+        int64_t priority_beta_updates;
+        double lr, lr_floor;
+        int64_t lr_warmup_updates, lr_decay_updates;
+        double weight_decay, max_grad_norm;
+        double coef_reward, coef_value, coef_policy, coef_consistency, hidden_grad_scale;
+        int64_t rollout_steps, updates_per_rollout, min_replay_steps;
+        int64_t eval_interval_updates, eval_episodes, checkpoint_interval_updates;
+    } muzero;
     struct {
         bool trajectories;
         char dir[MZ_CFG_STR];

@@ -43,7 +43,7 @@ static void run_to_optimum(sync_config *c, double optimum, double tol, const cha
     memset(&r, 0, sizeof r);
     while (sync_iterate(s, &r)) {
     }
-    double with = sync_evaluate(s, 1), without = sync_evaluate(s, 0);
+    double with = sync_evaluate(s, 1, NULL), without = sync_evaluate(s, 0, NULL);
     print_message("%s seed %llu: %lld env steps, %lld updates, train return %.3f, eval with search %.3f, "
                   "prior only %.3f (optimum %.3f)\n",
                   name, (unsigned long long)c->seed, (long long)r.env_steps, (long long)r.updates, r.train_return,

@@ -1,0 +1,215 @@
+/* `mazero train` for algo=mazero mode=sync: the sync loop (actors/sync.h)
+ * built from the config's env.*, mcts.* and muzero.* keys, with its outputs
+ * through src/runlog.h (progress line, metrics.jsonl, marl-eval
+ * metrics.json) and world-model checkpoints (values and AdamW moments) every
+ * muzero.checkpoint_interval_updates updates, at the end and on SIGINT or
+ * SIGTERM. Resume from a checkpoint is not built: a run always starts from
+ * fresh parameters. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actors/mazero_train.h"
+#include "actors/sync.h"
+#include "src/nn/checkpoint.h"
+#include "src/runlog.h"
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Updates the run will do, for the LR and beta schedules when the config
+ * leaves them at 0 ("the whole run"). */
+static int64_t planned_updates(const mz_config *cfg) {
+    int64_t per_phase = cfg->env.num_envs * cfg->muzero.rollout_steps;
+    int64_t phases = (cfg->total_env_steps + per_phase - 1) / per_phase;
+    int64_t u = phases * cfg->muzero.updates_per_rollout;
+    return u > 1 ? u : 1;
+}
+
+static int sync_config_from(sync_config *c, const mz_config *cfg, char *err, size_t err_len) {
+    memset(c, 0, sizeof *c);
+    uint64_t seed = (uint64_t)cfg->seed;
+    if (mz_env_params_resolve(&c->env, cfg->env.name, cfg->env.scenario, (int)cfg->env.max_steps, seed, err, err_len))
+        return MZ_EXIT_USAGE;
+    if (cfg->muzero.hidden % cfg->muzero.comm_heads != 0 && cfg->muzero.comm_layers > 0) {
+        snprintf(err, err_len, "muzero.comm_heads=%lld does not divide muzero.hidden=%lld", (long long)cfg->muzero.comm_heads,
+                 (long long)cfg->muzero.hidden);
+        return MZ_EXIT_USAGE;
+    }
+    c->E = (int)cfg->env.num_envs;
+    wm_config *w = &c->model;
+    w->H = (int)cfg->muzero.hidden, w->F = (int)cfg->muzero.mlp_width, w->head_F = (int)cfg->muzero.head_width, w->P = (int)cfg->muzero.projection;
+    w->S = (int)cfg->muzero.support;
+    w->comm_layers = (int)cfg->muzero.comm_layers, w->comm_heads = (int)cfg->muzero.comm_heads, w->comm_ff = (int)cfg->muzero.comm_ff;
+    w->comm_concat = cfg->muzero.comm_mode == MZ_COMM_CONCAT;
+    w->zero_init = cfg->muzero.zero_init;
+    w->coef_reward = (float)cfg->muzero.coef_reward, w->coef_value = (float)cfg->muzero.coef_value;
+    w->coef_policy = (float)cfg->muzero.coef_policy, w->coef_consistency = (float)cfg->muzero.coef_consistency;
+    w->hidden_grad_scale = (float)cfg->muzero.hidden_grad_scale;
+    w->seed = seed;
+    mcts_params_default(&c->search, cfg->mcts.policy == MZ_SEARCH_MUZERO ? MCTS_MUZERO : MCTS_GUMBEL_MUZERO,
+                        (int)cfg->mcts.num_simulations);
+    c->search.seed = seed;
+    c->mode = cfg->mcts.mode == MZ_SEARCH_INDEPENDENT ? MCTS_MA_INDEPENDENT : MCTS_MA_JOINT;
+    c->joint_limit = (int)cfg->mcts.joint_action_limit;
+    c->partner_sample = cfg->mcts.partner == MZ_SEARCH_PARTNER_SAMPLE;
+    c->sampled = cfg->mcts.mode == MZ_SEARCH_SAMPLED;
+    mcts_sampled_params_from_config(&c->sampled_params, cfg);
+    int64_t updates = planned_updates(cfg);
+    replay_config *r = &c->replay;
+    r->T = (int)cfg->muzero.replay_steps, r->K = (int)cfg->muzero.unroll_steps, r->n_step = (int)cfg->muzero.n_step;
+    r->discount = (float)cfg->muzero.discount;
+    r->alpha = (float)cfg->muzero.priority_alpha, r->beta0 = (float)cfg->muzero.priority_beta;
+    r->beta_steps = cfg->muzero.priority_beta_updates ? cfg->muzero.priority_beta_updates : updates;
+    if (r->T < r->K + r->n_step + 1) {
+        snprintf(err, err_len,
+                 "muzero.replay_steps=%d must exceed muzero.unroll_steps + muzero.n_step (%d): a window and its "
+                 "targets must fit in one environment's ring",
+                 r->T, r->K + r->n_step);
+        return MZ_EXIT_USAGE;
+    }
+    c->learner.batch = (int)cfg->muzero.batch_size;
+    c->learner.adamw = (mz_adamw_config){0.9f, 0.999f, 1e-8f, (float)cfg->muzero.weight_decay, (float)cfg->muzero.max_grad_norm, 1.0f};
+    int64_t decay = cfg->muzero.lr_decay_updates ? cfg->muzero.lr_decay_updates : updates - cfg->muzero.lr_warmup_updates;
+    c->learner.lr = (mz_lr_schedule){(float)cfg->muzero.lr, cfg->muzero.lr_warmup_updates, decay > 0 ? decay : 0, (float)cfg->muzero.lr_floor};
+    c->env_steps = cfg->total_env_steps;
+    c->rollout_steps = (int)cfg->muzero.rollout_steps;
+    c->updates = (int)cfg->muzero.updates_per_rollout;
+    c->min_ready = cfg->muzero.min_replay_steps;
+    c->eval_envs = (int)cfg->muzero.eval_episodes;
+    c->seed = seed;
+    return 0;
+}
+
+/* checkpoints/<name>.safetensors: the world model with its AdamW moments */
+static int save_checkpoint(mz_runlog *rl, sync_run *s, const char *name, const char *cfg_json, int64_t updates) {
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/%s.safetensors", mz_runlog_checkpoint_dir(rl), name);
+    if (mz_checkpoint_save(path, sync_params(s), true, cfg_json, updates, err, sizeof err) != 0) {
+        mz_runlog_print(rl, "mazero train: cannot write checkpoint %s: %s", path, err);
+        return MZ_EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+/* Evaluation with search (its returns go to metrics.json) and with the
+ * prior alone, each over eval_episodes greedy episodes. */
+static void evaluate(mz_runlog *rl, sync_run *s, double *returns, int n, int64_t updates, int64_t env_steps) {
+    double prior = sync_evaluate(s, 0, NULL);
+    double search = sync_evaluate(s, 1, returns);
+    mz_runlog_eval(rl, updates, env_steps, returns, n);
+    mz_metric m[2] = {{"eval_return_search", search}, {"eval_return_prior", prior}};
+    mz_runlog_row(rl, updates, env_steps, m, 2);
+}
+
+int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_line) {
+    char err[1024];
+    if (cfg->mode == MZ_MODE_ASYNC) {
+        fprintf(stderr, "mazero train: mode=async is not built yet (issue #9); use mode=sync\n");
+        return MZ_EXIT_USAGE;
+    }
+    sync_config sc;
+    int rc = sync_config_from(&sc, cfg, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "mazero train: %s\n", err);
+        return rc;
+    }
+    sync_run *s = sync_create(be, &sc, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "mazero train: %s\n", err);
+        return MZ_EXIT_USAGE;
+    }
+    int exit_code = 0;
+    mz_runlog *rl = mz_runlog_open(cfg, &exit_code, err, sizeof err);
+    if (!rl) {
+        fprintf(stderr, "mazero train: %s\n", err);
+        sync_destroy(s);
+        return exit_code;
+    }
+    exit_code = 0;
+    char mode_name[32], policy_name[32]; /* mz_config_enum_name returns one static buffer */
+    snprintf(mode_name, sizeof mode_name, "%s", mz_config_enum_name("mcts.mode", cfg->mcts.mode));
+    snprintf(policy_name, sizeof policy_name, "%s", mz_config_enum_name("mcts.policy", cfg->mcts.policy));
+    mz_runlog_print(rl,
+                    "mazero sync on %s %s, %s: %d envs, %s search (%s, %lld simulations), %lld parameters, "
+                    "%lld env steps, about %lld updates of batch %lld",
+                    cfg->env.name, cfg->env.scenario, device_line, sc.E, mode_name,
+                    policy_name, (long long)cfg->mcts.num_simulations,
+                    (long long)sync_params(s)->total, (long long)cfg->total_env_steps,
+                    (long long)planned_updates(cfg), (long long)cfg->muzero.batch_size);
+    int n_eval = sc.eval_envs;
+    double *returns = (double *)malloc((size_t)n_eval * sizeof(double));
+    char *cfg_json = mz_config_to_json(cfg);
+    MZ_CHECK(returns && cfg_json, "mazero train: out of host memory");
+
+    evaluate(rl, s, returns, n_eval, 0, 0); /* the untrained model: the curve's start */
+    const int64_t eval_every = cfg->muzero.eval_interval_updates;
+    const int64_t ckpt_every = cfg->muzero.checkpoint_interval_updates;
+    int64_t next_log = cfg->log.interval_steps, next_eval = eval_every, next_ckpt = ckpt_every;
+    double t0 = now_seconds(), t_last = t0;
+    int64_t steps_last = 0, updates_last = 0;
+    sync_result r;
+    memset(&r, 0, sizeof r);
+    while (exit_code == 0) {
+        if (mz_runlog_stop_requested()) {
+            exit_code = 128 + mz_runlog_stop_signal();
+            break;
+        }
+        if (!sync_iterate(s, &r)) break;
+        int done = r.env_steps >= cfg->total_env_steps;
+        if (r.env_steps >= next_log || done) {
+            while (next_log <= r.env_steps) next_log += cfg->log.interval_steps;
+            double t = now_seconds(), dt = t - t_last > 1e-9 ? t - t_last : 1e-9;
+            mz_metric m[16];
+            int n = 0;
+            m[n++] = (mz_metric){"steps_per_second", (double)(r.env_steps - steps_last) / dt};
+            m[n++] = (mz_metric){"updates_per_second", (double)(r.updates - updates_last) / dt};
+            if (r.updates > 0) {
+                const learner_stats *st = &r.last;
+                m[n++] = (mz_metric){"loss", st->loss.total};
+                m[n++] = (mz_metric){"reward_loss", st->loss.reward};
+                m[n++] = (mz_metric){"value_loss", st->loss.value};
+                m[n++] = (mz_metric){"policy_loss", st->loss.policy};
+                m[n++] = (mz_metric){"consistency_loss", st->loss.consistency};
+                m[n++] = (mz_metric){"value_error", st->loss.value_error};
+                m[n++] = (mz_metric){"reward_error", st->loss.reward_error};
+                m[n++] = (mz_metric){"grad_norm", st->grad_norm};
+                m[n++] = (mz_metric){"learning_rate", st->lr};
+                m[n++] = (mz_metric){"mean_priority", st->mean_priority};
+            }
+            if (r.episodes > 0) m[n++] = (mz_metric){"train_episode_return", r.train_return};
+            mz_runlog_row(rl, r.updates, r.env_steps, m, n);
+            t_last = t, steps_last = r.env_steps, updates_last = r.updates;
+        }
+        if (r.updates >= next_eval && !done) {
+            while (next_eval <= r.updates) next_eval += eval_every;
+            evaluate(rl, s, returns, n_eval, r.updates, r.env_steps);
+        }
+        if (ckpt_every > 0 && r.updates >= next_ckpt && !done) {
+            while (next_ckpt <= r.updates) next_ckpt += ckpt_every;
+            char name[64];
+            snprintf(name, sizeof name, "model-%08lld", (long long)r.updates);
+            exit_code = save_checkpoint(rl, s, name, cfg_json, r.updates);
+        }
+    }
+    if (exit_code == 0) evaluate(rl, s, returns, n_eval, r.updates, r.env_steps);
+    /* the final (or interrupted) model, so a stopped run keeps its work */
+    if (exit_code != MZ_EXIT_RUNTIME) {
+        int saved = save_checkpoint(rl, s, "model", cfg_json, r.updates);
+        if (saved && exit_code == 0) exit_code = saved;
+    }
+    double wall = now_seconds() - t0;
+    mz_runlog_print(rl, "%lld env steps and %lld updates in %.1f s (%.0f env steps/s, %.1f updates/s)%s",
+                    (long long)r.env_steps, (long long)r.updates, wall, (double)r.env_steps / (wall > 0 ? wall : 1),
+                    (double)r.updates / (wall > 0 ? wall : 1), exit_code > 128 ? "; stopped by a signal" : "");
+    free(cfg_json);
+    free(returns);
+    sync_destroy(s);
+    int close_rc = mz_runlog_close(rl, exit_code);
+    return exit_code ? exit_code : close_rc;
+}
