@@ -32,6 +32,7 @@ typedef struct {
     float adam_eps;
     bool add_agent_id;
     bool bootstrap_truncation; /* false: Mava's (no bootstrap on time limits) */
+    bool team_reward;          /* train every agent on the env's team reward (Mava on LBF / RWARE) */
     int hidden;                /* MLP width, two layers */
     int64_t num_updates;       /* for the LR decay */
     int eval_envs;             /* largest evaluation vecenv (sizes the actor's activations) */

@@ -75,6 +75,16 @@ extern "C" void mz_ppo_gather_u8_cuda(mz_backend *be, uint8_t *out, const uint8_
               W);
 }
 
+__global__ void ppo_repeat_kernel(int64_t n_, float *out, const float *src, int N) {
+    MZ_GRID_STRIDE_LOOP(i, n_) ppo_repeat_body(i, out, src, N);
+}
+
+extern "C" void mz_ppo_repeat_cuda(mz_backend *be, float *out, const float *src, int64_t R, int N) {
+    int64_t n_ = R;
+    if (n_ <= 0) return;
+    MZ_LAUNCH(ppo_repeat_kernel, mz_grid_for(n_), MZ_BLOCK, mz_cuda_backend_stream(be), n_, out, src, N);
+}
+
 __global__ void ppo_gather_i32_kernel(int64_t n_, int32_t *out, const int32_t *src, const int32_t *perm, int64_t first,
                                       int N) {
     MZ_GRID_STRIDE_LOOP(i, n_) ppo_gather_i32_body(i, out, src, perm, first, N);

@@ -124,6 +124,9 @@ HD static inline void ppo_gather_u8_body(int64_t r, uint8_t *out, const uint8_t 
     int64_t s = (int64_t)perm[first + r / N] * N + r % N;
     for (int w = 0; w < W; w++) out[r * W + w] = src[s * W + w];
 }
+/* Row r of [E][N] gets its environment's value: the team reward repeated
+ * for every agent. */
+HD static inline void ppo_repeat_body(int64_t r, float *out, const float *src, int N) { out[r] = src[r / N]; }
 HD static inline void ppo_gather_i32_body(int64_t r, int32_t *out, const int32_t *src, const int32_t *perm,
                                           int64_t first, int N) {
     out[r] = src[(int64_t)perm[first + r / N] * N + r % N];

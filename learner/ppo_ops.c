@@ -31,6 +31,17 @@ void mz_ppo_sample(mz_backend *be, int32_t *actions, float *logp, const float *l
         ppo_sample_body(i, actions, logp, logits, avail, A, greedy, seed, stream, offset);
 }
 
+void mz_ppo_repeat(mz_backend *be, float *out, const float *src, int64_t R, int N) {
+    if (be->kind == MZ_BACKEND_CUDA) {
+        mz_ppo_repeat_cuda(be, out, src, R, N);
+        return;
+    }
+    int64_t n_ = R;
+#pragma omp parallel for schedule(static) if (n_ >= PPO_PARALLEL_MIN)
+    for (int64_t i = 0; i < n_; i++)
+        ppo_repeat_body(i, out, src, N);
+}
+
 void mz_ppo_gae(mz_backend *be, float *adv, float *target, const float *value, const float *reward,
                 const uint8_t *terminated, const uint8_t *truncated, const float *final_value, const float *last_value,
                 int T, int E, int N, float gamma, float lambda, int bootstrap) {

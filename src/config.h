@@ -76,6 +76,7 @@ typedef struct {
         double gamma, gae_lambda, clip_eps, ent_coef, vf_coef, max_grad_norm, adam_eps;
         bool add_agent_id;
         bool bootstrap_truncation;
+        bool team_reward;
         int64_t hidden;
         int64_t num_evaluation;
         int64_t eval_episodes;

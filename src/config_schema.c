@@ -115,6 +115,8 @@ const mz_cfg_key mz_config_schema[] = {
      "prepend the agent's one-hot id to the actor's (and IPPO critic's) input"},
     {"ppo.bootstrap_truncation", MZ_CFG_BOOL, OFF(ppo.bootstrap_truncation), 0, "true", 0, 0, NULL, NULL,
      "bootstrap time-limit truncation from the final observation's value; false = Mava's behaviour"},
+    {"ppo.team_reward", MZ_CFG_BOOL, OFF(ppo.team_reward), 0, "false", 0, 0, NULL, NULL,
+     "train every agent on the env's team reward instead of its own (Mava on LBF and RWARE)"},
     {"ppo.hidden", MZ_CFG_INT, OFF(ppo.hidden), 0, "128", 1, 65536, NULL, NULL,
      "width of the two hidden layers of the actor and critic MLPs"},
     {"ppo.num_evaluation", MZ_CFG_INT, OFF(ppo.num_evaluation), 0, "200", 1, 1 << 20, NULL, NULL,

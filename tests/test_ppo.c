@@ -315,6 +315,52 @@ static void test_mappo_learns_chain(void **state) {
     for (uint64_t s = 1; s <= 3; s++) learn_chain(true, s);
 }
 
+/* ppo.team_reward: each agent's stored reward is its env's team reward (on
+ * simple_spread the sum of the agents', which differ by their collision
+ * penalties), the same rollout otherwise, on CPU and emulated CUDA. */
+static void team_reward_case(mz_backend *be) {
+    const int E = 8, T = 64;
+    float *rew[2];
+    int EN = 0;
+    for (int team = 0; team < 2; team++) {
+        mz_vecenv *env = make_env(be, "mpe_simple_spread", "3ag", E, 5);
+        mz_ppo_config cfg;
+        mz_ppo_config_default(&cfg);
+        cfg.rollout_length = T;
+        cfg.hidden = 16;
+        cfg.team_reward = team;
+        cfg.seed = 7;
+        mz_ppo p;
+        char err[256];
+        MZ_CHECK(mz_ppo_init(&p, env, &cfg, err, sizeof err) == 0, "%s", err);
+        mz_ppo_rollout(&p);
+        EN = (int)p.EN;
+        rew[team] = (float *)mz_malloc((size_t)T * EN * sizeof(float));
+        be->copy_d2h(be, rew[team], p.reward, (size_t)T * EN * sizeof(float));
+        mz_ppo_free(&p);
+        mz_vecenv_destroy(env);
+    }
+    int N = EN / E, differ = 0;
+    for (int r = 0; r < T * E; r++) {
+        float sum = 0.0f;
+        for (int n = 0; n < N; n++) sum += rew[0][r * N + n];
+        for (int n = 0; n < N; n++) {
+            assert_float_equal(rew[1][r * N + n], sum, 1e-6);
+            differ += rew[0][r * N + n] != sum;
+        }
+    }
+    /* individual rewards did differ from the team's somewhere */
+    assert_true(differ > 0);
+    free(rew[0]);
+    free(rew[1]);
+}
+
+static void test_team_reward(void **state) {
+    (void)state;
+    team_reward_case(test_cpu_backend());
+    team_reward_case(test_emu_backend());
+}
+
 static void test_bad_minibatches(void **state) {
     (void)state;
     mz_vecenv *env = make_env(test_cpu_backend(), "chain", "n2-l5", 3, 1);
@@ -335,6 +381,7 @@ static int run_group(void) {
         cmocka_unit_test(test_bodies_cpu_vs_emu), cmocka_unit_test(test_orthogonal),
         cmocka_unit_test(test_determinism),      cmocka_unit_test(test_ippo_learns_chain),
         cmocka_unit_test(test_mappo_learns_chain), cmocka_unit_test(test_bad_minibatches),
+        cmocka_unit_test(test_team_reward),
     };
     return MZ_RUN_GROUP("ppo", tests);
 }
