@@ -78,6 +78,7 @@ typedef struct {
         bool bootstrap_truncation;
         bool team_reward;
         int64_t hidden;
+        bool layer_norm;
         int64_t num_evaluation;
         int64_t eval_episodes;
         int64_t absolute_episodes;

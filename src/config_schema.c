@@ -119,6 +119,8 @@ const mz_cfg_key mz_config_schema[] = {
      "train every agent on the env's team reward instead of its own (Mava on LBF and RWARE)"},
     {"ppo.hidden", MZ_CFG_INT, OFF(ppo.hidden), 0, "128", 1, 65536, NULL, NULL,
      "width of the two hidden layers of the actor and critic MLPs"},
+    {"ppo.layer_norm", MZ_CFG_BOOL, OFF(ppo.layer_norm), 0, "false", 0, 0, NULL, NULL,
+     "LayerNorm (learned offset, no scale, as Mava) after each hidden dense layer of both MLPs"},
     {"ppo.num_evaluation", MZ_CFG_INT, OFF(ppo.num_evaluation), 0, "200", 1, 1 << 20, NULL, NULL,
      "evaluations over the run (Mava's num_evaluation)"},
     {"ppo.eval_episodes", MZ_CFG_INT, OFF(ppo.eval_episodes), 0, "32", 1, 1 << 20, NULL, NULL,
