@@ -155,15 +155,36 @@ void mz_ppo_mlp_forward(mz_ppo_mlp *m, const float *inp, int rows) {
     MZ_CHECK(rows <= m->max_rows, "ppo mlp: %d rows, sized for %d", rows, m->max_rows);
     mz_backend *be = m->be;
     int64_t n = (int64_t)rows * m->hidden;
-    mz_linear_forward(be, m->h1, inp, m->w1, m->b1, rows, m->in, m->hidden);
-    if (m->layer_norm)
+    /* dense layers: the product through src/nn, then the bias (and the ReLU
+     * when no LayerNorm comes between) in one pass */
+    mz_linear_forward(be, m->h1, inp, m->w1, NULL, rows, m->in, m->hidden);
+    if (m->layer_norm) {
+        mz_ppo_bias_relu(be, m->h1, NULL, m->b1, rows, m->hidden);
         mz_layernorm_forward(be, m->n1, m->mu1, m->rs1, m->h1, m->ln_scale, m->ln1, rows, m->hidden);
-    mz_relu_forward(be, m->a1, m->n1, n);
-    mz_linear_forward(be, m->h2, m->a1, m->w2, m->b2, rows, m->hidden, m->hidden);
-    if (m->layer_norm)
+        mz_relu_forward(be, m->a1, m->n1, n);
+    } else {
+        mz_ppo_bias_relu(be, m->h1, m->a1, m->b1, rows, m->hidden);
+    }
+    mz_linear_forward(be, m->h2, m->a1, m->w2, NULL, rows, m->hidden, m->hidden);
+    if (m->layer_norm) {
+        mz_ppo_bias_relu(be, m->h2, NULL, m->b2, rows, m->hidden);
         mz_layernorm_forward(be, m->n2, m->mu2, m->rs2, m->h2, m->ln_scale, m->ln2, rows, m->hidden);
-    mz_relu_forward(be, m->a2, m->n2, n);
-    mz_linear_forward(be, m->y, m->a2, m->w3, m->b3, rows, m->hidden, m->out);
+        mz_relu_forward(be, m->a2, m->n2, n);
+    } else {
+        mz_ppo_bias_relu(be, m->h2, m->a2, m->b2, rows, m->hidden);
+    }
+    mz_linear_forward(be, m->y, m->a2, m->w3, NULL, rows, m->hidden, m->out);
+    mz_ppo_bias_relu(be, m->y, NULL, m->b3, rows, m->out);
+}
+
+/* The gradients of one dense layer: dinp (when not NULL) is written, the
+ * weight and bias gradients accumulate. */
+static void dense_backward(mz_ppo_mlp *m, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                           const float *w, int rows, int C, int OC) {
+    mz_backend *be = m->be;
+    /* dinp^T (C x rows) = w (stored C x OC, column-major) * dout^T (OC x rows), as mz_linear_backward with beta 0 */
+    if (dinp) be->gemm(be, false, false, C, rows, OC, 1.0f, w, C, dout, OC, 0.0f, dinp, C);
+    mz_linear_backward(be, NULL, dw, db, dout, inp, w, m->ones, rows, C, OC);
 }
 
 void mz_ppo_mlp_backward(mz_ppo_mlp *m, const float *inp, const float *dy, int rows) {
@@ -171,27 +192,23 @@ void mz_ppo_mlp_backward(mz_ppo_mlp *m, const float *inp, const float *dy, int r
     int H = m->hidden;
     int64_t n = (int64_t)rows * H;
     size_t bytes = (size_t)n * sizeof(float);
-    be->zero(be, m->da2, bytes);
-    be->zero(be, m->dh2, bytes);
-    be->zero(be, m->da1, bytes);
-    be->zero(be, m->dh1, bytes);
+    /* da*, dn* and (without LayerNorm) dh* are written whole; the LayerNorm
+     * backward accumulates into dh* */
+    dense_backward(m, m->da2, m->gw3, m->gb3, dy, m->a2, m->w3, rows, H, m->out);
+    mz_ppo_relu_grad(be, m->dn2, m->da2, m->n2, n);
     if (m->layer_norm) {
-        be->zero(be, m->dn2, bytes);
-        be->zero(be, m->dn1, bytes);
-    }
-    mz_linear_backward(be, m->da2, m->gw3, m->gb3, dy, m->a2, m->w3, m->ones, rows, H, m->out);
-    mz_relu_backward(be, m->dn2, m->da2, m->n2, n);
-    if (m->layer_norm) {
+        be->zero(be, m->dh2, bytes);
         be->zero(be, m->ln_dscale, (size_t)H * sizeof(float));
         mz_layernorm_backward(be, m->dh2, m->ln_dscale, m->gln2, m->dn2, m->h2, m->ln_scale, m->mu2, m->rs2, rows, H);
     }
-    mz_linear_backward(be, m->da1, m->gw2, m->gb2, m->dh2, m->a1, m->w2, m->ones, rows, H, H);
-    mz_relu_backward(be, m->dn1, m->da1, m->n1, n);
+    dense_backward(m, m->da1, m->gw2, m->gb2, m->dh2, m->a1, m->w2, rows, H, H);
+    mz_ppo_relu_grad(be, m->dn1, m->da1, m->n1, n);
     if (m->layer_norm) {
+        be->zero(be, m->dh1, bytes);
         be->zero(be, m->ln_dscale, (size_t)H * sizeof(float));
         mz_layernorm_backward(be, m->dh1, m->ln_dscale, m->gln1, m->dn1, m->h1, m->ln_scale, m->mu1, m->rs1, rows, H);
     }
-    mz_linear_backward(be, NULL, m->gw1, m->gb1, m->dh1, inp, m->w1, m->ones, rows, m->in, H);
+    dense_backward(m, NULL, m->gw1, m->gb1, m->dh1, inp, m->w1, rows, m->in, H);
 }
 
 /* ---- state -------------------------------------------------------------- */
