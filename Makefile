@@ -7,7 +7,7 @@
 #   make run        build, then train the default config (configs/default.json)
 #   make test       CPU tests + emulated-CUDA parity tests + CLI tests
 #   make asan       the same suite under AddressSanitizer + UBSan
-#   make bench      backend and NN benchmarks (table + bench/results/*.json)
+#   make bench      backend, env, NN, search and PPO benchmarks (table + bench/results/*.json)
 #   make deps       apt-get the Debian packages that are missing
 #
 # Knobs: ARCH=native (default x86-64-v2 on x86_64), WERROR=1, CUDA_HOME=...,
@@ -174,6 +174,10 @@ bench: $(BIN)
 	  $(PYTHON) bench/peers/mcts_mctx.py --json bench/results/mcts_peers.json; \
 	else echo "bench: $(PYTHON) cannot import mctx: search peers skipped (pip install jax mctx, or PYTHON=...)"; fi
 	./$(BIN) bench mcts --json bench/results/mcts.json $$([ -f bench/results/mcts_peers.json ] && echo --peers bench/results/mcts_peers.json)
+	@if $(PYTHON) -c 'import jax, flax, optax, jaxmarl' 2>/dev/null; then \
+	  $(PYTHON) bench/peers/ippo_jaxmarl.py --json bench/results/ppo_peers.json; \
+	else echo "bench: $(PYTHON) cannot import jax, flax, optax and jaxmarl: IPPO peer skipped (pip install jax flax optax jaxmarl, or PYTHON=...)"; fi
+	./$(BIN) bench ppo --json bench/results/ppo.json $$([ -f bench/results/ppo_peers.json ] && echo --peers bench/results/ppo_peers.json)
 
 # ---- objects ----------------------------------------------------------------
 

@@ -41,7 +41,10 @@ void mz_ppo_rollout(mz_ppo *p) {
         be->copy_d2d(be, p->value + (int64_t)t * EN, p->critic.y, fEN);
 
         mz_vecenv_step(v);
-        be->copy_d2d(be, p->reward + (int64_t)t * EN, v->buf.agent_reward, fEN);
+        if (c->team_reward)
+            mz_ppo_repeat(be, p->reward + (int64_t)t * EN, v->buf.reward, EN, p->N);
+        else
+            be->copy_d2d(be, p->reward + (int64_t)t * EN, v->buf.agent_reward, fEN);
         be->copy_d2d(be, p->terminated + (int64_t)t * E, v->buf.terminated, (size_t)E);
         be->copy_d2d(be, p->truncated + (int64_t)t * E, v->buf.truncated, (size_t)E);
         if (c->bootstrap_truncation) {

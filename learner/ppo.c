@@ -74,24 +74,26 @@ void mz_ppo_orthogonal(float *w, int rows, int cols, float gain, uint64_t seed, 
 /* ---- MLP ---------------------------------------------------------------- */
 
 void mz_ppo_mlp_init(mz_ppo_mlp *m, mz_backend *be, int in, int hidden, int out, int max_rows, float head_gain,
-                     uint64_t seed, uint32_t stream) {
+                     bool layer_norm, uint64_t seed, uint32_t stream) {
     memset(m, 0, sizeof *m);
     m->be = be;
     m->in = in;
     m->hidden = hidden;
     m->out = out;
     m->max_rows = max_rows;
-    mz_tensor_spec specs[6] = {
+    m->layer_norm = layer_norm;
+    mz_tensor_spec specs[8] = {
         {"fc1.weight", 2, {hidden, in}}, {"fc1.bias", 1, {hidden}}, {"fc2.weight", 2, {hidden, hidden}},
         {"fc2.bias", 1, {hidden}},       {"head.weight", 2, {out, hidden}}, {"head.bias", 1, {out}},
+        {"ln1.bias", 1, {hidden}},       {"ln2.bias", 1, {hidden}},
     };
-    mz_params_init(&m->p, be, specs, 6);
-    m->w1 = mz_params_at(&m->p, m->p.values, 0);
-    m->b1 = mz_params_at(&m->p, m->p.values, 1);
-    m->w2 = mz_params_at(&m->p, m->p.values, 2);
-    m->b2 = mz_params_at(&m->p, m->p.values, 3);
-    m->w3 = mz_params_at(&m->p, m->p.values, 4);
-    m->b3 = mz_params_at(&m->p, m->p.values, 5);
+    mz_params_init(&m->p, be, specs, layer_norm ? 8 : 6);
+    float **vals[8] = {&m->w1, &m->b1, &m->w2, &m->b2, &m->w3, &m->b3, &m->ln1, &m->ln2};
+    float **grads[8] = {&m->gw1, &m->gb1, &m->gw2, &m->gb2, &m->gw3, &m->gb3, &m->gln1, &m->gln2};
+    for (int k = 0; k < (layer_norm ? 8 : 6); k++) {
+        *vals[k] = mz_params_at(&m->p, m->p.values, k);
+        *grads[k] = mz_params_at(&m->p, m->p.grads, k);
+    }
     int shapes[3][2] = {{hidden, in}, {hidden, hidden}, {out, hidden}};
     float gains[3] = {sqrtf(2.0f), sqrtf(2.0f), head_gain};
     float *dst[3] = {m->w1, m->w2, m->w3};
@@ -119,8 +121,28 @@ void mz_ppo_mlp_init(mz_ppo_mlp *m, mz_backend *be, int in, int hidden, int out,
         m->dh2 = mz_arena_take(&m->arena, R * H, "ppo mlp dh2");
         m->ones = mz_arena_take(&m->arena, R, "ppo mlp ones");
         m->dot = mz_arena_take(&m->arena, 1, "ppo mlp dot");
+        if (layer_norm) {
+            m->n1 = mz_arena_take(&m->arena, R * H, "ppo mlp n1");
+            m->n2 = mz_arena_take(&m->arena, R * H, "ppo mlp n2");
+            m->dn1 = mz_arena_take(&m->arena, R * H, "ppo mlp dn1");
+            m->dn2 = mz_arena_take(&m->arena, R * H, "ppo mlp dn2");
+            m->mu1 = mz_arena_take(&m->arena, R, "ppo mlp mu1");
+            m->rs1 = mz_arena_take(&m->arena, R, "ppo mlp rs1");
+            m->mu2 = mz_arena_take(&m->arena, R, "ppo mlp mu2");
+            m->rs2 = mz_arena_take(&m->arena, R, "ppo mlp rs2");
+            m->ln_scale = mz_arena_take(&m->arena, H, "ppo mlp ln scale");
+            m->ln_dscale = mz_arena_take(&m->arena, H, "ppo mlp ln dscale");
+        }
     }
     mz_fill(be, m->ones, R, 1.0f);
+    if (layer_norm) {
+        mz_fill(be, m->ln_scale, H, 1.0f);
+    } else {
+        m->n1 = m->h1;
+        m->n2 = m->h2;
+        m->dn1 = m->dh1;
+        m->dn2 = m->dh2;
+    }
 }
 
 void mz_ppo_mlp_free(mz_ppo_mlp *m) {
@@ -133,30 +155,60 @@ void mz_ppo_mlp_forward(mz_ppo_mlp *m, const float *inp, int rows) {
     MZ_CHECK(rows <= m->max_rows, "ppo mlp: %d rows, sized for %d", rows, m->max_rows);
     mz_backend *be = m->be;
     int64_t n = (int64_t)rows * m->hidden;
-    mz_linear_forward(be, m->h1, inp, m->w1, m->b1, rows, m->in, m->hidden);
-    mz_relu_forward(be, m->a1, m->h1, n);
-    mz_linear_forward(be, m->h2, m->a1, m->w2, m->b2, rows, m->hidden, m->hidden);
-    mz_relu_forward(be, m->a2, m->h2, n);
-    mz_linear_forward(be, m->y, m->a2, m->w3, m->b3, rows, m->hidden, m->out);
+    /* dense layers: the product through src/nn, then the bias (and the ReLU
+     * when no LayerNorm comes between) in one pass */
+    mz_linear_forward(be, m->h1, inp, m->w1, NULL, rows, m->in, m->hidden);
+    if (m->layer_norm) {
+        mz_ppo_bias_relu(be, m->h1, NULL, m->b1, rows, m->hidden);
+        mz_layernorm_forward(be, m->n1, m->mu1, m->rs1, m->h1, m->ln_scale, m->ln1, rows, m->hidden);
+        mz_relu_forward(be, m->a1, m->n1, n);
+    } else {
+        mz_ppo_bias_relu(be, m->h1, m->a1, m->b1, rows, m->hidden);
+    }
+    mz_linear_forward(be, m->h2, m->a1, m->w2, NULL, rows, m->hidden, m->hidden);
+    if (m->layer_norm) {
+        mz_ppo_bias_relu(be, m->h2, NULL, m->b2, rows, m->hidden);
+        mz_layernorm_forward(be, m->n2, m->mu2, m->rs2, m->h2, m->ln_scale, m->ln2, rows, m->hidden);
+        mz_relu_forward(be, m->a2, m->n2, n);
+    } else {
+        mz_ppo_bias_relu(be, m->h2, m->a2, m->b2, rows, m->hidden);
+    }
+    mz_linear_forward(be, m->y, m->a2, m->w3, NULL, rows, m->hidden, m->out);
+    mz_ppo_bias_relu(be, m->y, NULL, m->b3, rows, m->out);
+}
+
+/* The gradients of one dense layer: dinp (when not NULL) is written, the
+ * weight and bias gradients accumulate. */
+static void dense_backward(mz_ppo_mlp *m, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                           const float *w, int rows, int C, int OC) {
+    mz_backend *be = m->be;
+    /* dinp^T (C x rows) = w (stored C x OC, column-major) * dout^T (OC x rows), as mz_linear_backward with beta 0 */
+    if (dinp) be->gemm(be, false, false, C, rows, OC, 1.0f, w, C, dout, OC, 0.0f, dinp, C);
+    mz_linear_backward(be, NULL, dw, db, dout, inp, w, m->ones, rows, C, OC);
 }
 
 void mz_ppo_mlp_backward(mz_ppo_mlp *m, const float *inp, const float *dy, int rows) {
     mz_backend *be = m->be;
-    mz_params *p = &m->p;
-    int64_t n = (int64_t)rows * m->hidden;
+    int H = m->hidden;
+    int64_t n = (int64_t)rows * H;
     size_t bytes = (size_t)n * sizeof(float);
-    be->zero(be, m->da2, bytes);
-    be->zero(be, m->dh2, bytes);
-    be->zero(be, m->da1, bytes);
-    be->zero(be, m->dh1, bytes);
-    mz_linear_backward(be, m->da2, mz_params_at(p, p->grads, 4), mz_params_at(p, p->grads, 5), dy, m->a2, m->w3,
-                       m->ones, rows, m->hidden, m->out);
-    mz_relu_backward(be, m->dh2, m->da2, m->h2, n);
-    mz_linear_backward(be, m->da1, mz_params_at(p, p->grads, 2), mz_params_at(p, p->grads, 3), m->dh2, m->a1, m->w2,
-                       m->ones, rows, m->hidden, m->hidden);
-    mz_relu_backward(be, m->dh1, m->da1, m->h1, n);
-    mz_linear_backward(be, NULL, mz_params_at(p, p->grads, 0), mz_params_at(p, p->grads, 1), m->dh1, inp, m->w1,
-                       m->ones, rows, m->in, m->hidden);
+    /* da*, dn* and (without LayerNorm) dh* are written whole; the LayerNorm
+     * backward accumulates into dh* */
+    dense_backward(m, m->da2, m->gw3, m->gb3, dy, m->a2, m->w3, rows, H, m->out);
+    mz_ppo_relu_grad(be, m->dn2, m->da2, m->n2, n);
+    if (m->layer_norm) {
+        be->zero(be, m->dh2, bytes);
+        be->zero(be, m->ln_dscale, (size_t)H * sizeof(float));
+        mz_layernorm_backward(be, m->dh2, m->ln_dscale, m->gln2, m->dn2, m->h2, m->ln_scale, m->mu2, m->rs2, rows, H);
+    }
+    dense_backward(m, m->da1, m->gw2, m->gb2, m->dh2, m->a1, m->w2, rows, H, H);
+    mz_ppo_relu_grad(be, m->dn1, m->da1, m->n1, n);
+    if (m->layer_norm) {
+        be->zero(be, m->dh1, bytes);
+        be->zero(be, m->ln_dscale, (size_t)H * sizeof(float));
+        mz_layernorm_backward(be, m->dh1, m->ln_dscale, m->gln1, m->dn1, m->h1, m->ln_scale, m->mu1, m->rs1, rows, H);
+    }
+    dense_backward(m, NULL, m->gw1, m->gb1, m->dh1, inp, m->w1, rows, m->in, H);
 }
 
 /* ---- state -------------------------------------------------------------- */
@@ -209,8 +261,10 @@ int mz_ppo_init(mz_ppo *p, mz_vecenv *env, const mz_ppo_config *cfg, char *err, 
         snprintf(err, err_len, "ppo: %lld rows per network pass is too many", (long long)arows);
         return 2;
     }
-    mz_ppo_mlp_init(&p->actor, be, p->In, cfg->hidden, p->A, (int)arows, 0.01f, cfg->seed, MZ_STREAM_PPO_INIT);
-    mz_ppo_mlp_init(&p->critic, be, p->Ic, cfg->hidden, 1, (int)rows, 1.0f, cfg->seed, MZ_STREAM_PPO_INIT + 8);
+    mz_ppo_mlp_init(&p->actor, be, p->In, cfg->hidden, p->A, (int)arows, 0.01f, cfg->layer_norm, cfg->seed,
+                    MZ_STREAM_PPO_INIT);
+    mz_ppo_mlp_init(&p->critic, be, p->Ic, cfg->hidden, 1, (int)rows, 1.0f, cfg->layer_norm, cfg->seed,
+                    MZ_STREAM_PPO_INIT + 8);
 
     int64_t T = p->T, EN = p->EN, TEN = T * EN;
     p->obs_in = (float *)dev(be, (size_t)(TEN * p->In) * sizeof(float));

@@ -32,7 +32,9 @@ typedef struct {
     float adam_eps;
     bool add_agent_id;
     bool bootstrap_truncation; /* false: Mava's (no bootstrap on time limits) */
+    bool team_reward;          /* train every agent on the env's team reward (Mava on LBF / RWARE) */
     int hidden;                /* MLP width, two layers */
+    bool layer_norm;           /* LayerNorm (offset only) after each hidden dense layer */
     int64_t num_updates;       /* for the LR decay */
     int eval_envs;             /* largest evaluation vecenv (sizes the actor's activations) */
     uint64_t seed;
@@ -42,19 +44,28 @@ typedef struct {
 void mz_ppo_config_default(mz_ppo_config *c);
 
 /* A 3-layer MLP: in -> H -> H -> out, ReLU, orthogonal init (gains sqrt 2,
- * sqrt 2 and head_gain), zero biases. Activations live in `arena`. */
+ * sqrt 2 and head_gain), zero biases. With layer_norm each hidden layer is
+ * Dense -> LayerNorm without scale (a learned offset, as Mava's
+ * LayerNorm(use_scale=False)) -> ReLU. Activations live in `arena`. */
 typedef struct {
     mz_backend *be;
     int in, hidden, out, max_rows;
+    bool layer_norm;
     mz_params p;
-    /* parameters, pointers into p.values (and their gradients into p.grads) */
+    /* parameters, pointers into p.values, and their gradients into p.grads */
     float *w1, *b1; /* [H x in], [H] */
     float *w2, *b2; /* [H x H], [H] */
     float *w3, *b3; /* [out x H], [out] */
+    float *ln1, *ln2; /* [H] LayerNorm offsets (layer_norm only) */
+    float *gw1, *gb1, *gw2, *gb2, *gw3, *gb3, *gln1, *gln2;
     /* activations [max_rows x ...] */
-    float *h1, *a1, *h2, *a2; /* pre / post ReLU, [rows x H] */
+    float *h1, *a1, *h2, *a2; /* dense outputs / post ReLU, [rows x H] */
+    float *n1, *n2;           /* ReLU inputs: the LayerNorm outputs, or h1, h2 without */
+    float *mu1, *rs1, *mu2, *rs2; /* [rows] LayerNorm statistics */
+    float *ln_scale, *ln_dscale;  /* [H] the fixed scale of 1 and a scratch for its unused gradient */
     float *y;                 /* [rows x out] */
     float *da1, *dh1, *da2, *dh2;
+    float *dn1, *dn2; /* d ReLU input (aliases dh1, dh2 without layer_norm) */
     float *ones; /* [max_rows] of 1 */
     mz_arena arena;
     float *dot; /* one device float for the global norm */
@@ -62,7 +73,7 @@ typedef struct {
 } mz_ppo_mlp;
 
 void mz_ppo_mlp_init(mz_ppo_mlp *m, mz_backend *be, int in, int hidden, int out, int max_rows, float head_gain,
-                     uint64_t seed, uint32_t stream);
+                     bool layer_norm, uint64_t seed, uint32_t stream);
 void mz_ppo_mlp_free(mz_ppo_mlp *m);
 /* m->y [rows x out] from inp [rows x in] */
 void mz_ppo_mlp_forward(mz_ppo_mlp *m, const float *inp, int rows);

@@ -75,6 +75,36 @@ extern "C" void mz_ppo_gather_u8_cuda(mz_backend *be, uint8_t *out, const uint8_
               W);
 }
 
+__global__ void ppo_bias_relu_kernel(int64_t n_, float *h, float *a, const float *bias, int C) {
+    MZ_GRID_STRIDE_LOOP(i, n_) ppo_bias_relu_body(i / C, (int)(i % C), h, a, bias, C);
+}
+
+extern "C" void mz_ppo_bias_relu_cuda(mz_backend *be, float *h, float *a, const float *bias, int64_t R, int C) {
+    int64_t n_ = R * C;
+    if (n_ <= 0) return;
+    MZ_LAUNCH(ppo_bias_relu_kernel, mz_grid_for(n_), MZ_BLOCK, mz_cuda_backend_stream(be), n_, h, a, bias, C);
+}
+
+__global__ void ppo_relu_grad_kernel(int64_t n_, float *dpre, const float *dpost, const float *pre) {
+    MZ_GRID_STRIDE_LOOP(i, n_) ppo_relu_grad_body(i, dpre, dpost, pre);
+}
+
+extern "C" void mz_ppo_relu_grad_cuda(mz_backend *be, float *dpre, const float *dpost, const float *pre, int64_t n) {
+    int64_t n_ = n;
+    if (n_ <= 0) return;
+    MZ_LAUNCH(ppo_relu_grad_kernel, mz_grid_for(n_), MZ_BLOCK, mz_cuda_backend_stream(be), n_, dpre, dpost, pre);
+}
+
+__global__ void ppo_repeat_kernel(int64_t n_, float *out, const float *src, int N) {
+    MZ_GRID_STRIDE_LOOP(i, n_) ppo_repeat_body(i, out, src, N);
+}
+
+extern "C" void mz_ppo_repeat_cuda(mz_backend *be, float *out, const float *src, int64_t R, int N) {
+    int64_t n_ = R;
+    if (n_ <= 0) return;
+    MZ_LAUNCH(ppo_repeat_kernel, mz_grid_for(n_), MZ_BLOCK, mz_cuda_backend_stream(be), n_, out, src, N);
+}
+
 __global__ void ppo_gather_i32_kernel(int64_t n_, int32_t *out, const int32_t *src, const int32_t *perm, int64_t first,
                                       int N) {
     MZ_GRID_STRIDE_LOOP(i, n_) ppo_gather_i32_body(i, out, src, perm, first, N);

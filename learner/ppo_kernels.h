@@ -124,6 +124,24 @@ HD static inline void ppo_gather_u8_body(int64_t r, uint8_t *out, const uint8_t 
     int64_t s = (int64_t)perm[first + r / N] * N + r % N;
     for (int w = 0; w < W; w++) out[r * W + w] = src[s * W + w];
 }
+/* The MLP's dense-layer epilogue at (row r, column c) of h [R x C]: adds
+ * the bias and, when `a` is not NULL, writes ReLU(h) to it. The CPU loops
+ * columns inside rows (no division per element); CUDA splits a flat index. */
+HD static inline void ppo_bias_relu_body(int64_t r, int c, float *h, float *a, const float *bias, int C) {
+    int64_t i = r * C + c;
+    float v = h[i] + bias[c];
+    h[i] = v;
+    if (a) a[i] = v > 0.0f ? v : 0.0f;
+}
+/* ReLU's backward, written (not accumulated): dpre = pre > 0 ? dpost : 0 */
+HD static inline void ppo_relu_grad_body(int64_t i, float *dpre, const float *dpost, const float *pre) {
+    float g = dpost[i]; /* loaded unconditionally: the CPU loop vectorises without branches */
+    dpre[i] = pre[i] > 0.0f ? g : 0.0f;
+}
+
+/* Row r of [E][N] gets its environment's value: the team reward repeated
+ * for every agent. */
+HD static inline void ppo_repeat_body(int64_t r, float *out, const float *src, int N) { out[r] = src[r / N]; }
 HD static inline void ppo_gather_i32_body(int64_t r, int32_t *out, const int32_t *src, const int32_t *perm,
                                           int64_t first, int N) {
     out[r] = src[(int64_t)perm[first + r / N] * N + r % N];

@@ -31,6 +31,39 @@ void mz_ppo_sample(mz_backend *be, int32_t *actions, float *logp, const float *l
         ppo_sample_body(i, actions, logp, logits, avail, A, greedy, seed, stream, offset);
 }
 
+void mz_ppo_bias_relu(mz_backend *be, float *h, float *a, const float *bias, int64_t R, int C) {
+    if (be->kind == MZ_BACKEND_CUDA) {
+        mz_ppo_bias_relu_cuda(be, h, a, bias, R, C);
+        return;
+    }
+    int64_t n_ = R;
+#pragma omp parallel for schedule(static) if (n_ * C >= PPO_PARALLEL_MIN)
+    for (int64_t r = 0; r < n_; r++)
+        for (int c = 0; c < C; c++) ppo_bias_relu_body(r, c, h, a, bias, C);
+}
+
+void mz_ppo_relu_grad(mz_backend *be, float *dpre, const float *dpost, const float *pre, int64_t n) {
+    if (be->kind == MZ_BACKEND_CUDA) {
+        mz_ppo_relu_grad_cuda(be, dpre, dpost, pre, n);
+        return;
+    }
+    int64_t n_ = n;
+#pragma omp parallel for schedule(static) if (n_ >= PPO_PARALLEL_MIN)
+    for (int64_t i = 0; i < n_; i++)
+        ppo_relu_grad_body(i, dpre, dpost, pre);
+}
+
+void mz_ppo_repeat(mz_backend *be, float *out, const float *src, int64_t R, int N) {
+    if (be->kind == MZ_BACKEND_CUDA) {
+        mz_ppo_repeat_cuda(be, out, src, R, N);
+        return;
+    }
+    int64_t n_ = R;
+#pragma omp parallel for schedule(static) if (n_ >= PPO_PARALLEL_MIN)
+    for (int64_t i = 0; i < n_; i++)
+        ppo_repeat_body(i, out, src, N);
+}
+
 void mz_ppo_gae(mz_backend *be, float *adv, float *target, const float *value, const float *reward,
                 const uint8_t *terminated, const uint8_t *truncated, const float *final_value, const float *last_value,
                 int T, int E, int N, float gamma, float lambda, int bootstrap) {

@@ -35,6 +35,8 @@ static void ppo_config_from(mz_ppo_config *c, const mz_config *cfg) {
     c->adam_eps = (float)cfg->ppo.adam_eps;
     c->add_agent_id = cfg->ppo.add_agent_id;
     c->bootstrap_truncation = cfg->ppo.bootstrap_truncation;
+    c->team_reward = cfg->ppo.team_reward;
+    c->layer_norm = cfg->ppo.layer_norm;
     c->hidden = (int)cfg->ppo.hidden;
     c->seed = (uint64_t)cfg->seed;
 }

@@ -12,6 +12,7 @@
 #include "bench/bench_env.h"
 #include "bench/bench_mcts.h"
 #include "bench/bench_nn.h"
+#include "bench/bench_ppo.h"
 #include "envs/render.h"
 #include "envs/vecenv.h"
 #include "actors/mazero_train.h"
@@ -206,7 +207,7 @@ static int cmd_bench(int argc, char **argv) {
     int rc = parse_args(cmd, argc, argv, "--json --peers", false, &a);
     if (rc >= 0) return rc;
     if (!a.positional || (strcmp(a.positional, "backend") && strcmp(a.positional, "env") && strcmp(a.positional, "nn") &&
-                          strcmp(a.positional, "mcts"))) {
+                          strcmp(a.positional, "mcts") && strcmp(a.positional, "ppo"))) {
         fprintf(stderr, "mazero bench: %s%s%s\n%s", a.positional ? "unknown benchmark '" : "missing benchmark name",
                 a.positional ? a.positional : "", a.positional ? "'" : "", cmd->usage);
         return MZ_EXIT_USAGE;
@@ -221,6 +222,8 @@ static int cmd_bench(int argc, char **argv) {
         rc = mz_bench_nn(be, chosen, a.json_path);
     else if (!strcmp(a.positional, "mcts"))
         rc = mz_bench_mcts(be, chosen, a.peers_path, a.json_path);
+    else if (!strcmp(a.positional, "ppo"))
+        rc = mz_bench_ppo(be, chosen, a.peers_path, a.json_path);
     else
         rc = mz_bench_backend(be, chosen, a.json_path);
     be->destroy(be);
@@ -502,17 +505,18 @@ static const command commands[] = {
      "\n"
      "Evaluates the policy a CONFIG describes (not built yet: see README status).\n",
      cmd_train_or_eval},
-    {"bench", "benchmarks: backend, env, nn, mcts",
-     "usage: mazero bench backend|env|nn|mcts [key=value ...] [--json PATH] [--peers PATH]\n"
+    {"bench", "benchmarks: backend, env, nn, mcts, ppo",
+     "usage: mazero bench backend|env|nn|mcts|ppo [key=value ...] [--json PATH] [--peers PATH]\n"
      "\n"
      "backend   gemm GFLOP/s, element-wise GB/s, reductions and RNG throughput\n"
      "env       env-steps/s of every environment at E = 1, 64, 4096 and 1, 2 threads\n"
      "nn        forward+backward GFLOP/s of MLPs and the transformer block, beside gemm\n"
      "mcts      simulations/s of MuZero and Gumbel MuZero search with a table model\n"
+     "ppo       env-steps/s of the whole IPPO FF training loop on simple_spread at E = 16, 256, 1024\n"
      "on the configured device (device=cpu|cuda|auto, threads=N)\n"
      "  --json PATH    also write the rows as JSON\n"
      "  --peers PATH   peer timings shown as ratios: env from bench/peers/env_jaxmarl.py,\n"
-     "                 mcts from bench/peers/mcts_mctx.py\n",
+     "                 mcts from bench/peers/mcts_mctx.py, ppo from bench/peers/ippo_jaxmarl.py\n",
      cmd_bench},
     {"config", "print the resolved config, or the schema",
      "usage: mazero config CONFIG [key=value ...]\n"

@@ -77,7 +77,9 @@ typedef struct {
         double gamma, gae_lambda, clip_eps, ent_coef, vf_coef, max_grad_norm, adam_eps;
         bool add_agent_id;
         bool bootstrap_truncation;
+        bool team_reward;
         int64_t hidden;
+        bool layer_norm;
         int64_t num_evaluation;
         int64_t eval_episodes;
         int64_t absolute_episodes;

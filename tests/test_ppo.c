@@ -13,6 +13,7 @@
 #include "learner/ppo_kernels.h"
 #include "learner/ppo_ops.h"
 #include "src/check.h"
+#include "src/rng.h"
 #include "tests/test_util.h"
 
 static void *to_dev(mz_backend *be, const void *host, size_t bytes) {
@@ -163,6 +164,65 @@ static void test_loss_gradients(void **state) {
     assert_close(&want0, &vl[0], 1, 1e-6, 1e-5, "critic loss row 0");
 }
 
+/* The MLP's parameter gradients (with and without LayerNorm) against
+ * central differences of L = sum(y * r), on the CPU in float. */
+static double mlp_objective(mz_ppo_mlp *m, const float *inp, const float *r, int rows) {
+    mz_ppo_mlp_forward(m, inp, rows);
+    float y[8 * 3];
+    m->be->copy_d2h(m->be, y, m->y, (size_t)rows * m->out * sizeof(float));
+    double s = 0.0;
+    for (int i = 0; i < rows * m->out; i++) s += (double)y[i] * r[i];
+    return s;
+}
+
+static void test_mlp_gradients(void **state) {
+    (void)state;
+    mz_backend *be = test_cpu_backend();
+    enum { ROWS = 8, IN = 5, H = 6, OUT = 3 };
+    float inp[ROWS * IN], r[ROWS * OUT];
+    mz_rng g;
+    mz_rng_init(&g, 11, 2, 0);
+    for (int i = 0; i < ROWS * IN; i++) inp[i] = (float)mz_rng_normal(&g);
+    for (int i = 0; i < ROWS * OUT; i++) r[i] = (float)mz_rng_normal(&g);
+    for (int ln = 0; ln < 2; ln++) {
+        mz_ppo_mlp m;
+        mz_ppo_mlp_init(&m, be, IN, H, OUT, ROWS, 1.0f, ln, 4, 9);
+        int64_t P = m.p.total;
+        float *vals = (float *)mz_malloc((size_t)P * sizeof(float)), *grad = (float *)mz_malloc((size_t)P * sizeof(float));
+        float *fd = (float *)mz_malloc((size_t)P * sizeof(float));
+        /* non-zero biases and LayerNorm offsets, so their gradients matter */
+        be->copy_d2h(be, vals, m.p.values, (size_t)P * sizeof(float));
+        for (int64_t i = 0; i < P; i++)
+            if (vals[i] == 0.0f) vals[i] = 0.3f * (float)mz_rng_normal(&g);
+        be->copy_h2d(be, m.p.values, vals, (size_t)P * sizeof(float));
+        float *din = (float *)to_dev(be, inp, sizeof inp), *dr = (float *)to_dev(be, r, sizeof r);
+        mz_params_zero_grads(&m.p);
+        mz_ppo_mlp_forward(&m, din, ROWS);
+        mz_ppo_mlp_backward(&m, din, dr, ROWS);
+        be->copy_d2h(be, grad, m.p.grads, (size_t)P * sizeof(float));
+        const float h = 1e-3f;
+        for (int64_t i = 0; i < P; i++) {
+            float keep = vals[i];
+            vals[i] = keep + h;
+            be->copy_h2d(be, m.p.values, vals, (size_t)P * sizeof(float));
+            double up = mlp_objective(&m, din, r, ROWS);
+            vals[i] = keep - h;
+            be->copy_h2d(be, m.p.values, vals, (size_t)P * sizeof(float));
+            double dn = mlp_objective(&m, din, r, ROWS);
+            vals[i] = keep;
+            fd[i] = (float)((up - dn) / (2 * h));
+        }
+        assert_close(fd, grad, (int)P, 2e-2, 2e-2,
+                     ln ? "MLP with LayerNorm: gradient vs finite differences" : "MLP: gradient vs finite differences");
+        be->free(be, din);
+        be->free(be, dr);
+        free(vals);
+        free(grad);
+        free(fd);
+        mz_ppo_mlp_free(&m);
+    }
+}
+
 /* The launchers on CPU and emulated CUDA give the same bits as the bodies. */
 static void test_bodies_cpu_vs_emu(void **state) {
     (void)state;
@@ -228,11 +288,12 @@ static mz_vecenv *make_env(mz_backend *be, const char *name, const char *scenari
 }
 
 /* 5 updates on spread (truncation every 25 steps, 3 agents); losses per update */
-static void run_updates(mz_backend *be, bool mappo, float out[5][4]) {
+static void run_updates(mz_backend *be, bool mappo, bool layer_norm, float out[5][4]) {
     mz_vecenv *env = make_env(be, "mpe_simple_spread", "3ag", 4, 9);
     mz_ppo_config cfg;
     mz_ppo_config_default(&cfg);
     cfg.centralised_critic = mappo;
+    cfg.layer_norm = layer_norm;
     cfg.rollout_length = 16;
     cfg.hidden = 32;
     cfg.seed = 3;
@@ -254,15 +315,17 @@ static void run_updates(mz_backend *be, bool mappo, float out[5][4]) {
 
 static void test_determinism(void **state) {
     (void)state;
-    for (int m = 0; m < 2; m++) {
+    /* IPPO, MAPPO, and IPPO with LayerNorm */
+    for (int m = 0; m < 3; m++) {
         float a[5][4], b[5][4], c[5][4];
-        run_updates(test_cpu_backend(), m, a);
-        run_updates(test_cpu_backend(), m, b);
+        run_updates(test_cpu_backend(), m == 1, m == 2, a);
+        run_updates(test_cpu_backend(), m == 1, m == 2, b);
         assert_memory_equal(a, b, sizeof a);
         /* emulated CUDA: the same draws and bodies; gemm sums in another
          * order, so agreement to 1e-3 relative over 5 updates */
-        run_updates(test_emu_backend(), m, c);
-        assert_close(&a[0][0], &c[0][0], 20, 1e-4, 1e-3, m ? "MAPPO CPU vs emulated CUDA" : "IPPO CPU vs emu");
+        run_updates(test_emu_backend(), m == 1, m == 2, c);
+        assert_close(&a[0][0], &c[0][0], 20, 1e-4, 1e-3,
+                     m == 1 ? "MAPPO CPU vs emulated CUDA" : m == 2 ? "IPPO+LayerNorm CPU vs emu" : "IPPO CPU vs emu");
     }
 }
 
@@ -315,6 +378,52 @@ static void test_mappo_learns_chain(void **state) {
     for (uint64_t s = 1; s <= 3; s++) learn_chain(true, s);
 }
 
+/* ppo.team_reward: each agent's stored reward is its env's team reward (on
+ * simple_spread the sum of the agents', which differ by their collision
+ * penalties), the same rollout otherwise, on CPU and emulated CUDA. */
+static void team_reward_case(mz_backend *be) {
+    const int E = 8, T = 64;
+    float *rew[2];
+    int EN = 0;
+    for (int team = 0; team < 2; team++) {
+        mz_vecenv *env = make_env(be, "mpe_simple_spread", "3ag", E, 5);
+        mz_ppo_config cfg;
+        mz_ppo_config_default(&cfg);
+        cfg.rollout_length = T;
+        cfg.hidden = 16;
+        cfg.team_reward = team;
+        cfg.seed = 7;
+        mz_ppo p;
+        char err[256];
+        MZ_CHECK(mz_ppo_init(&p, env, &cfg, err, sizeof err) == 0, "%s", err);
+        mz_ppo_rollout(&p);
+        EN = (int)p.EN;
+        rew[team] = (float *)mz_malloc((size_t)T * EN * sizeof(float));
+        be->copy_d2h(be, rew[team], p.reward, (size_t)T * EN * sizeof(float));
+        mz_ppo_free(&p);
+        mz_vecenv_destroy(env);
+    }
+    int N = EN / E, differ = 0;
+    for (int r = 0; r < T * E; r++) {
+        float sum = 0.0f;
+        for (int n = 0; n < N; n++) sum += rew[0][r * N + n];
+        for (int n = 0; n < N; n++) {
+            assert_float_equal(rew[1][r * N + n], sum, 1e-6);
+            differ += rew[0][r * N + n] != sum;
+        }
+    }
+    /* individual rewards did differ from the team's somewhere */
+    assert_true(differ > 0);
+    free(rew[0]);
+    free(rew[1]);
+}
+
+static void test_team_reward(void **state) {
+    (void)state;
+    team_reward_case(test_cpu_backend());
+    team_reward_case(test_emu_backend());
+}
+
 static void test_bad_minibatches(void **state) {
     (void)state;
     mz_vecenv *env = make_env(test_cpu_backend(), "chain", "n2-l5", 3, 1);
@@ -335,6 +444,7 @@ static int run_group(void) {
         cmocka_unit_test(test_bodies_cpu_vs_emu), cmocka_unit_test(test_orthogonal),
         cmocka_unit_test(test_determinism),      cmocka_unit_test(test_ippo_learns_chain),
         cmocka_unit_test(test_mappo_learns_chain), cmocka_unit_test(test_bad_minibatches),
+        cmocka_unit_test(test_team_reward),      cmocka_unit_test(test_mlp_gradients),
     };
     return MZ_RUN_GROUP("ppo", tests);
 }
