@@ -62,7 +62,10 @@ static int choice_index(const char *choices, const char *text) {
 }
 
 const char *mz_config_enum_name(const char *key, int value) {
-    static char name[MZ_CFG_STR];
+    /* a few rotating buffers, so that several names can appear in one printf */
+    static char names[8][MZ_CFG_STR];
+    static unsigned next;
+    char *name = names[next++ % 8];
     const mz_cfg_key *k = find_key(key);
     if (!k || k->type != MZ_CFG_ENUM) return "?";
     const char *p = k->choices;
@@ -70,10 +73,10 @@ const char *mz_config_enum_name(const char *key, int value) {
         p = strchr(p, '|');
         if (p) p++;
     }
-    if (!p) return "?";
+    if (!p || value < 0) return "?";
     const char *bar = strchr(p, '|');
     size_t len = bar ? (size_t)(bar - p) : strlen(p);
-    if (len >= sizeof name) len = sizeof name - 1;
+    if (len >= MZ_CFG_STR) len = MZ_CFG_STR - 1;
     memcpy(name, p, len);
     name[len] = '\0';
     return name;

@@ -145,7 +145,8 @@ char *mz_config_to_json(const mz_config *cfg);
 /* The schema as a Markdown table (README) or aligned text. */
 void mz_config_print_schema(FILE *f, bool markdown);
 
-/* Name of an enum value, e.g. mz_config_enum_name("mode", cfg->mode). */
+/* Name of an enum value, e.g. mz_config_enum_name("mode", cfg->mode); valid
+ * until 8 more calls (several can share one printf). */
 const char *mz_config_enum_name(const char *key, int value);
 
 #endif

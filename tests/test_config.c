@@ -123,6 +123,9 @@ static void test_enum_names(void **state) {
     assert_string_equal(mz_config_enum_name("algo", MZ_ALGO_MAPPO), "mappo");
     assert_string_equal(mz_config_enum_name("algo", 9), "?");
     assert_string_equal(mz_config_enum_name("seed", 0), "?");
+    const char *a = mz_config_enum_name("mode", MZ_MODE_SYNC), *b = mz_config_enum_name("mode", MZ_MODE_ASYNC);
+    assert_string_equal(a, "sync"); /* two names alive at once */
+    assert_string_equal(b, "async");
 }
 
 /* Every shipped config loads cleanly. */
