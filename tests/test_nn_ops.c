@@ -83,6 +83,14 @@ static void grad_scale_bwd(op_args *a) { mz_grad_scale_backward(a->be, a->din[0]
 static void concat_fwd(op_args *a) { mz_concat_forward(a->be, a->out[0], a->in[0], a->in[1], B, C, C2); }
 static void concat_bwd(op_args *a) { mz_concat_backward(a->be, a->din[0], a->din[1], a->dout, B, C, C2); }
 static void one_hot_fwd(op_args *a) { mz_one_hot(a->be, a->out[0], a->ints, B, C); }
+/* 5 trees of 3 node slots with rows of 4 (in[0] is [15 x 4]): row b's slot ints[b] */
+static void gather_rows_fwd(op_args *a) { mz_gather_rows(a->be, a->out[0], a->in[0], a->ints, B, 4, 1, 3); }
+/* row b / 2 of in[0] [3 x 7] for 5 output rows, no index */
+static void gather_groups_fwd(op_args *a) { mz_gather_rows(a->be, a->out[0], a->in[0], NULL, B, C, 2, 1); }
+static void scatter_rows_fwd(op_args *a) {
+    mz_fill(a->be, a->out[0], 3 * B * 4, 0.0f);
+    mz_scatter_rows(a->be, a->out[0], a->in[0], a->ints, B, 4, 3);
+}
 static void positional_fwd(op_args *a) { mz_positional_forward(a->be, a->out[0], a->in[0], AB, AN, AH); }
 static void positional_bwd(op_args *a) { mz_positional_backward(a->be, a->din[0], a->dout, AB * AN * AH); }
 static void dropout_fwd(op_args *a) { mz_dropout_forward(a->be, a->out[0], a->in[0], B * C, 0.3f, 77, true); }
@@ -212,6 +220,11 @@ static const op_case CASES[] = {
     {"concat", 2, 2, SIZES(B * C, B * C2), 1, SIZES(B *(C + C2)), 0, 0, {0}, NULL, concat_fwd, concat_bwd, 0, 0, 0, 0,
      0},
     {"one_hot", 0, 0, SIZES(0), 1, SIZES(B * C), 0, B, {3, 0, 6, -1, 7}, NULL, one_hot_fwd, NULL, 0, 0, 0, 0, 0},
+    {"gather_rows", 1, 0, SIZES(3 * B * 4), 1, SIZES(B * 4), 0, B, {2, 0, 1, 2, 0}, NULL, gather_rows_fwd, NULL, 0, 0,
+     0, 0, 0},
+    {"gather_groups", 1, 0, SIZES(3 * C), 1, SIZES(B * C), 0, 0, {0}, NULL, gather_groups_fwd, NULL, 0, 0, 0, 0, 0},
+    {"scatter_rows", 1, 0, SIZES(B * 4), 1, SIZES(3 * B * 4), 0, B, {1, 2, 0, 0, 2}, NULL, scatter_rows_fwd, NULL, 0, 0,
+     0, 0, 0},
     {"positional", 1, 1, SIZES(AB * AN * AH), 1, SIZES(AB * AN * AH), 0, 0, {0}, NULL, positional_fwd, positional_bwd, 0,
      0, 0, 0, 0},
     {"dropout_train", 1, 1, SIZES(B * C), 1, SIZES(B * C), 0, 0, {0}, NULL, dropout_fwd, dropout_bwd, 0, 0, 0, 0, 0},

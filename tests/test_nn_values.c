@@ -351,9 +351,42 @@ static void test_host_pointer_refused(void **state) {
     assert_non_null(strstr(err, "relu_forward output"));
 }
 
+/* Row gather/scatter against hand-written results, both backends. */
+static void test_gather_scatter_rows(void **state) {
+    (void)state;
+    enum { TREES = 2, NODES = 3, W = 2 };
+    const float table[TREES * NODES * W] = {0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15};
+    const int32_t node[TREES] = {2, 1};
+    for (int k = 0; k < 2; k++) {
+        mz_backend *be = k ? test_emu_backend() : test_cpu_backend();
+        float *dtable = (float *)be->alloc(be, sizeof table), *drows = (float *)be->alloc(be, 3 * W * sizeof(float));
+        int32_t *dnode = (int32_t *)be->alloc(be, sizeof node);
+        be->copy_h2d(be, dtable, table, sizeof table);
+        be->copy_h2d(be, dnode, node, sizeof node);
+        float got[3 * W];
+        mz_gather_rows(be, drows, dtable, dnode, TREES, W, 1, NODES); /* tree 0 node 2, tree 1 node 1 */
+        be->copy_d2h(be, got, drows, TREES * W * sizeof(float));
+        assert_true(got[0] == 4 && got[1] == 5 && got[2] == 12 && got[3] == 13);
+        mz_gather_rows(be, drows, dtable, NULL, 3, W, 2, 3); /* rows 0, 0, 3 */
+        be->copy_d2h(be, got, drows, 3 * W * sizeof(float));
+        assert_true(got[0] == 0 && got[1] == 1 && got[2] == 0 && got[3] == 1 && got[4] == 10 && got[5] == 11);
+        const float rows[TREES * W] = {-1, -2, -3, -4};
+        be->copy_h2d(be, drows, rows, sizeof rows);
+        mz_scatter_rows(be, dtable, drows, dnode, TREES, W, NODES);
+        float after[TREES * NODES * W];
+        be->copy_d2h(be, after, dtable, sizeof after);
+        assert_true(after[4] == -1 && after[5] == -2 && after[8] == -3 && after[9] == -4);
+        assert_true(after[0] == 0 && after[2] == 2 && after[6] == 10 && after[10] == 14); /* others untouched */
+        mz_scatter_rows(be, dtable, drows, NULL, TREES, W, NODES); /* the roots */
+        be->copy_d2h(be, after, dtable, sizeof after);
+        assert_true(after[0] == -1 && after[1] == -2 && after[6] == -3 && after[7] == -4);
+        be->free(be, dtable), be->free(be, drows), be->free(be, dnode);
+    }
+}
+
 static int run_group(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_h_round_trip),      cmocka_unit_test(test_h_values),
+        cmocka_unit_test(test_gather_scatter_rows), cmocka_unit_test(test_h_round_trip),      cmocka_unit_test(test_h_values),
         cmocka_unit_test(test_two_hot_expectation), cmocka_unit_test(test_small_forwards),
         cmocka_unit_test(test_one_hot_values),    cmocka_unit_test(test_dropout_modes),
         cmocka_unit_test(test_attention_all_masked), cmocka_unit_test(test_host_pointer_refused),

@@ -43,7 +43,6 @@ struct wm_model {
     float *hprev;        /* [RS x H] gathered parents */
     float *sobs;         /* [RS x O] gathered root observations */
     float *sprobs, *stmp; /* [RS x S2], [RS] */
-    int32_t *h_idx;      /* host [2 x max_trees] */
     const float *search_obs;
     int search_E;
 };
@@ -302,8 +301,7 @@ wm_model *wm_create(mz_backend *be, const wm_config *cfg, char *err, size_t err_
     m->actions = be->alloc(be, (size_t)c->K * R * sizeof(int32_t));
     size_t hfloats = (size_t)(c->K + 1) * (c->max_batch + 2 * R) + 5 * (size_t)c->max_batch;
     m->h_cw_v = calloc(hfloats, sizeof(float));
-    m->h_idx = calloc(2 * (size_t)c->max_trees, sizeof(int32_t));
-    MZ_CHECK(m->h_cw_v && m->h_idx, "worldmodel: out of host memory");
+    MZ_CHECK(m->h_cw_v, "worldmodel: out of host memory");
     m->h_cw_p = m->h_cw_v + (size_t)(c->K + 1) * c->max_batch;
     m->h_cw_c = m->h_cw_p + (size_t)(c->K + 1) * R;
     m->h_value0 = m->h_cw_c + (size_t)(c->K + 1) * R;
@@ -321,7 +319,6 @@ void wm_destroy(wm_model *m) {
     mz_arena_free(&m->arena);
     mz_params_free(&m->params);
     free(m->h_cw_v);
-    free(m->h_idx);
     free(m);
 }
 
@@ -588,13 +585,10 @@ static void search_heads(wm_model *m, int B, const float *h, float *logits, floa
     cat_scalar(m, value, m->sprobs, s->value.out, B);
 }
 
+/* Tree b's node node[b] (all roots when node is NULL) takes row b of h. */
 static void store_nodes(wm_model *m, int B, const float *h, const int32_t *node) {
     const wm_config *c = &m->cfg;
-    size_t row = (size_t)c->N * c->H;
-    for (int b = 0; b < B; b++) {
-        MZ_CHECK(node[b] >= 0 && node[b] < c->max_nodes, "worldmodel: node %d outside 0..%d", node[b], c->max_nodes - 1);
-        m->be->copy_d2d(m->be, m->emb + ((size_t)b * c->max_nodes + node[b]) * row, h + b * row, row * sizeof(float));
-    }
+    mz_scatter_rows(m->be, m->emb, h, node, B, c->N * c->H, c->max_nodes);
 }
 
 static void wm_root(void *ctx, mz_backend *be, int B, float *logits, float *value) {
@@ -605,12 +599,10 @@ static void wm_root(void *ctx, mz_backend *be, int B, float *logits, float *valu
              m->search_E, c->max_trees);
     (void)be;
     int per = B / m->search_E, R = B * c->N;
-    size_t row = (size_t)c->N * c->O;
-    for (int b = 0; b < B; b++)
-        m->be->copy_d2d(m->be, m->sobs + b * row, m->search_obs + (size_t)(b / per) * row, row * sizeof(float));
+    /* tree b searches environment b / per (independent search: one tree per agent) */
+    mz_gather_rows(m->be, m->sobs, m->search_obs, NULL, B, c->N * c->O, per, 1);
     rep_fwd(m, &m->sa, m->sobs, m->sa.h, R);
-    for (int b = 0; b < B; b++) m->h_idx[b] = 0;
-    store_nodes(m, B, m->sa.h, m->h_idx);
+    store_nodes(m, B, m->sa.h, NULL);
     search_heads(m, B, m->sa.h, logits, value);
 }
 
@@ -621,22 +613,15 @@ static void wm_recurrent(void *ctx, mz_backend *be, int B, const int32_t *parent
     (void)be;
     MZ_CHECK(B <= c->max_trees, "worldmodel: %d trees (at most %d)", B, c->max_trees);
     int R = B * c->N;
-    size_t row = (size_t)c->N * c->H;
-    int32_t *hp = m->h_idx, *hn = m->h_idx + c->max_trees;
-    m->be->copy_d2h(m->be, hp, parent, (size_t)B * sizeof(int32_t));
-    m->be->copy_d2h(m->be, hn, new_node, (size_t)B * sizeof(int32_t));
-    for (int b = 0; b < B; b++) {
-        MZ_CHECK(hp[b] >= 0 && hp[b] < c->max_nodes, "worldmodel: parent %d outside 0..%d", hp[b], c->max_nodes - 1);
-        m->be->copy_d2d(m->be, m->hprev + b * row, m->emb + ((size_t)b * c->max_nodes + hp[b]) * row,
-                        row * sizeof(float));
-    }
+    /* parent and new_node stay on the device: the search made them < max_nodes */
+    mz_gather_rows(m->be, m->hprev, m->emb, parent, B, c->N * c->H, 1, c->max_nodes);
     wm_step_acts *s = &m->sa;
     dyn_fwd(m, s, m->hprev, actions, R);
     mz_concat_forward(m->be, s->rin, s->h, s->onehot, R, c->H, c->A);
     mlp_fwd(m->be, &s->reward, &m->w.reward, s->rin, B, c->N * (c->H + c->A), c->head_F, m->S2);
     cat_scalar(m, reward, m->sprobs, s->reward.out, B);
     mz_fill(m->be, discount, B, c->discount);
-    store_nodes(m, B, s->h, hn);
+    store_nodes(m, B, s->h, new_node);
     search_heads(m, B, s->h, logits, value);
 }
 

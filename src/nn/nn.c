@@ -87,6 +87,16 @@ void mz_concat_backward(mz_backend *be, float *da, float *db, const float *dout,
     K(be)->concat_backward(be, (int64_t)B * (C1 + C2), da, db, dout, C1, C2);
 }
 
+void mz_gather_rows(mz_backend *be, float *out, const float *src, const int32_t *index, int R, int W, int div,
+                    int stride) {
+    MZ_CHECK(div >= 1, "nn: gather_rows needs div >= 1, got %d", div);
+    K(be)->gather_rows(be, (int64_t)R * W, out, src, index, W, div, stride);
+}
+
+void mz_scatter_rows(mz_backend *be, float *dst, const float *src, const int32_t *index, int R, int W, int stride) {
+    K(be)->scatter_rows(be, (int64_t)R * W, dst, src, index, W, stride);
+}
+
 void mz_one_hot(mz_backend *be, float *out, const int32_t *index, int B, int K_) {
     K(be)->one_hot(be, (int64_t)B * K_, out, index, K_);
 }

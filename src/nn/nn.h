@@ -55,6 +55,14 @@ void mz_grad_scale_backward(mz_backend *be, float *dinp, const float *dout, floa
 /* out [B x (C1+C2)] = [a [B x C1] | b [B x C2]] */
 void mz_concat_forward(mz_backend *be, float *out, const float *a, const float *b, int B, int C1, int C2);
 void mz_concat_backward(mz_backend *be, float *da, float *db, const float *dout, int B, int C1, int C2);
+/* Moving rows of W floats by device-side indices (search trees keep one
+ * hidden state per (tree, node); the indices never visit the host).
+ * gather: out row r [R rows] = src row (r / div) * stride + (index ? index[r] : 0)
+ * scatter: dst row r * stride + (index ? index[r] : 0) = src row r [R rows] */
+void mz_gather_rows(mz_backend *be, float *out, const float *src, const int32_t *index, int R, int W, int div,
+                    int stride);
+void mz_scatter_rows(mz_backend *be, float *dst, const float *src, const int32_t *index, int R, int W, int stride);
+
 /* out [B x K]: row r is one-hot at index[r] (device int32), zero if outside [0, K) */
 void mz_one_hot(mz_backend *be, float *out, const int32_t *index, int B, int K);
 /* out [B x N x C] = inp + sinusoidal encoding of the agent index n */

@@ -72,6 +72,23 @@ HD static inline void concat_backward_body(int64_t i, float *da, float *db, cons
 }
 
 /* out [B x K]; an index outside [0, K) (no action) gives a zero row */
+/* Row gather: out row r = src row (r / div) * stride + (index ? index[r] : 0),
+ * rows of W floats; index on the device. */
+HD static inline void gather_rows_body(int64_t i, float *out, const float *src, const int32_t *index, int W, int div,
+                                       int stride) {
+    int64_t r = i / W;
+    int64_t row = (r / div) * stride + (index ? index[r] : 0);
+    out[i] = src[row * W + i % W];
+}
+
+/* Row scatter: dst row r * stride + (index ? index[r] : 0) = src row r. */
+HD static inline void scatter_rows_body(int64_t i, float *dst, const float *src, const int32_t *index, int W,
+                                        int stride) {
+    int64_t r = i / W;
+    int64_t row = r * stride + (index ? index[r] : 0);
+    dst[row * W + i % W] = src[i];
+}
+
 HD static inline void one_hot_body(int64_t i, float *out, const int32_t *index, int K) {
     int64_t r = i / K;
     int k = (int)(i % K);
