@@ -520,6 +520,10 @@ static int cmd_version(int argc, char **argv) {
     } else {
         printf("cuda backend: compiled, not usable here: %s\n", reason);
     }
+    if (strcmp(mz_dist_backend_name(), "mpi") == 0)
+        printf("data-parallel: MPI%s (mpirun -np P mazero train ...)\n", cuda ? " and NCCL" : "");
+    else
+        printf("data-parallel: not compiled (make MPI=1)\n");
     return 0;
 }
 

@@ -69,8 +69,8 @@ void mz_dist_gather_bytes(const void *send, size_t bytes, void *recv);
  * they differ. */
 int mz_dist_check_params(const char *what, const mz_params *p);
 
-/* The MPI implementation on host memory; the emulated NCCL wrapper maps
- * onto it. Not for direct use by trainers. */
+/* x[n] in host memory = the mean over ranks (MPI): for host scalars such
+ * as an evaluation mean, and what the emulated NCCL wrapper maps onto. */
 void mz_dist_host_allreduce_mean(float *x, int64_t n);
 
 /* src/dist_nccl.cu (CUDA builds with MPI): the same interface on device
