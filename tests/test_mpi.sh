@@ -113,7 +113,14 @@ check "SIGTERM to rank 1 only: the job stops with exit 143 ($rc)" [ $rc -eq 143 
 check "... after rank 0 saved checkpoints/model.safetensors" \
     bash -c 'test -s "$(find "$1" -name model.safetensors)"' _ "$tmp/term"
 
-# 6. a config error on every rank ends the job at once
+# 6. mpirun -np 1 is the single-process run (no MPI job, exits 0)
+timeout $limit mpirun -np 1 "$mazero" train configs/default.json device=cpu --quiet total_env_steps=96 \
+    log.console=quiet "log.dir=$tmp/np1" >"$tmp/np1.log" 2>&1
+rc=$?
+check "mpirun -np 1 mazero train: the single-process run, exit 0 ($rc)" \
+    bash -c "[ $rc -eq 0 ] && ! grep -q 'data-parallel' '$tmp/np1.log'" || show "$tmp/np1.log"
+
+# 7. a config error on every rank ends the job at once
 timeout $limit "${mpirun[@]}" "$mazero" train configs/default.json devcie=cpu >"$tmp/bad.log" 2>&1
 rc=$?
 check "a config error under mpirun exits non-zero ($rc), naming the key" \
