@@ -9,9 +9,12 @@
 #   make asan       the same suite under AddressSanitizer + UBSan
 #   make bench      backend, env, NN, search and PPO benchmarks (table + bench/results/*.json)
 #   make deps       apt-get the Debian packages that are missing
+#   make MPI=1      ./mazero for data-parallel runs (mpirun -np P ./mazero train ...),
+#                   with NCCL on CUDA=1; make deps-mpi installs OpenMPI
+#   make test-mpi   build with MPI=1, then the mpirun tests (tests/test_mpi.sh)
 #
 # Knobs: ARCH=native (default x86-64-v2 on x86_64), WERROR=1, CUDA_HOME=...,
-#        CUDA_ARCHS="80 90", NO_OMP=1.
+#        CUDA_ARCHS="80 90", NO_OMP=1, MPI=1.
 
 CC ?= cc
 CXX ?= c++
@@ -24,6 +27,7 @@ endif
 
 BUILD := build
 CUDA ?= 0
+MPI ?= 0
 CUDA_HOME ?= /usr/local/cuda
 CUDA_ARCHS ?= 80 90
 
@@ -77,7 +81,7 @@ LINKFLAGS := -g $(ARCH_FLAG) $(OMP_FLAG)
 # has its own, which OpenMP threads spinning between kernels starve (up to
 # 100x slower small steps). Checked when linking, after `make deps`.
 BLAS_LINK = $(shell test -e $(OPENBLAS_OMP_DIR)/libopenblas.so && echo -L$(OPENBLAS_OMP_DIR) -Wl,-rpath,$(OPENBLAS_OMP_DIR)) -lopenblas
-LDLIBS = $(BLAS_LINK) -lcjson -lcurl -lcairo -lgif -lm -lpthread
+LDLIBS = $(BLAS_LINK) -lcjson -lcurl -lcairo -lgif -lm -lpthread $(MPI_LIBS)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
@@ -85,6 +89,17 @@ NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a
 NVCCFLAGS := -std=c++17 -O2 -g $(NVCC_GENCODE) -Xcompiler -Wall,-Wextra,$(OMP_FLAG) \
              $(if $(filter 1,$(WERROR)),-Werror all-warnings -Xcompiler -Werror)
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart_static -ldl -lrt
+
+# MPI=1: only src/dist_*.c and src/dist_nccl.cu read MZ_MPI; they rebuild
+# when MPI changes (MPI_STAMP). mpicc's flags are read when used, after
+# `make deps` has installed OpenMPI.
+MPI_DEFINE := $(if $(filter 1,$(MPI)),-DMZ_MPI)
+MPI_CPPFLAGS = $(shell mpicc --showme:compile)
+MPI_LIBS = $(if $(filter 1,$(MPI)),$(shell mpicc --showme:link))
+CPPFLAGS += $(MPI_DEFINE)
+ifeq ($(MPI)$(CUDA),11)
+CUDA_LIBS += -lnccl
+endif
 
 # ---- sources ----------------------------------------------------------------
 
@@ -121,9 +136,10 @@ ASAN_TEST_OBJ := $(call obj,asan,$(LIB_C) $(EMU_C) $(TEST_C)) $(call obj,asan-em
 DEPS_STAMP := $(BUILD)/.deps-ok
 DEB_PACKAGES := build-essential libcjson-dev libcurl4-openssl-dev libopenblas-dev libopenblas-openmp-dev libcmocka-dev \
                 libcairo2-dev libgif-dev \
-                $(if $(wildcard $(CUDA_HOME)/include/cccl/thrust $(CUDA_HOME)/include/thrust),,libthrust-dev)
+                $(if $(wildcard $(CUDA_HOME)/include/cccl/thrust $(CUDA_HOME)/include/thrust),,libthrust-dev) \
+                $(if $(filter 1,$(MPI)),libopenmpi-dev openmpi-bin)
 
-.PHONY: all emu run test asan bench deps clean help
+.PHONY: all emu run test test-mpi asan bench deps deps-mpi clean help
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -155,6 +171,17 @@ $(ASAN_BIN): $(ASAN_BIN_OBJ)
 
 $(ASAN_TEST_BIN): $(ASAN_TEST_OBJ)
 	$(CXX) $(LINKFLAGS) $(SAN) $^ -o $@ -lcmocka $(LDLIBS)
+
+# The data-parallel tests: ./mazero and the collective checks built with
+# MPI=1 (the checks with the emulated CUDA backend, whose NCCL wrapper maps
+# onto MPI), then mpirun jobs of 2 ranks.
+MPI_CHECK_BIN := $(BUILD)/rel/tests/mpi/dist_check
+$(MPI_CHECK_BIN): $(call obj,rel,$(LIB_C) $(EMU_C) tests/mpi/dist_check.c) $(call obj,emu,$(CUDA_CU))
+	$(CXX) $(LINKFLAGS) $^ -o $@ $(LDLIBS)
+
+test-mpi:
+	@$(MAKE) --no-print-directory MPI=1 $(BIN) $(MPI_CHECK_BIN)
+	@tests/test_mpi.sh ./$(BIN) $(MPI_CHECK_BIN)
 
 asan: $(ASAN_BIN) $(ASAN_TEST_BIN)
 	@ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -204,7 +231,17 @@ $(BUILD)/asan-emu/src/backend_cuda_thrust.cu.o: SAN_EXTRA := -fno-sanitize=null
 
 $(BUILD)/cuda/%.cu.o: %.cu | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(NVCC) -I. -DMZ_GIT_REV='"$(GIT_REV)"' -MMD -MP $(NVCCFLAGS) -c $< -o $@
+	$(NVCC) -I. -DMZ_GIT_REV='"$(GIT_REV)"' $(MPI_DEFINE) -MMD -MP $(NVCCFLAGS) -c $< -o $@
+
+MPI_STAMP := $(BUILD)/.mpi$(MPI)
+$(MPI_STAMP):
+	@$(if $(filter 1,$(MPI)),$(MAKE) --no-print-directory deps MPI=1)
+	@mkdir -p $(@D) && rm -f $(BUILD)/.mpi* && touch $@
+$(foreach f,rel asan,$(BUILD)/$(f)/src/dist_mpi.o $(BUILD)/$(f)/src/dist_none.o) \
+  $(foreach f,emu asan-emu cuda,$(BUILD)/$(f)/src/dist_nccl.cu.o): $(MPI_STAMP)
+# recursive (=): mpicc is asked when the file compiles, after MPI_STAMP's deps
+CPPFLAGS_NO_MPI_INC := $(CPPFLAGS)
+$(BUILD)/rel/src/dist_mpi.o $(BUILD)/asan/src/dist_mpi.o: CPPFLAGS = $(CPPFLAGS_NO_MPI_INC) $(if $(filter 1,$(MPI)),$(MPI_CPPFLAGS))
 
 # ---- dependencies -------------------------------------------------------------
 
@@ -222,10 +259,13 @@ deps:
 	sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing
 
+deps-mpi:
+	@$(MAKE) --no-print-directory deps MPI=1
+
 clean:
 	rm -rf $(BUILD) $(BIN)
 
 help:
-	@sed -n '1,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,17p' Makefile | sed 's/^# \{0,1\}//'
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -13,6 +13,7 @@
 
 #include "actors/mazero_train.h"
 #include "actors/sync.h"
+#include "src/dist.h"
 #include "src/nn/checkpoint.h"
 #include "src/runlog.h"
 
@@ -124,6 +125,7 @@ int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_lin
         fprintf(stderr, "mazero train: %s\n", err);
         return MZ_EXIT_USAGE;
     }
+    mz_dist_broadcast_params(sync_params(s)); /* data-parallel: every rank starts from rank 0's model */
     int exit_code = 0;
     mz_runlog *rl = mz_runlog_open(cfg, &exit_code, err, sizeof err);
     if (!rl) {
@@ -198,6 +200,7 @@ int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_lin
         }
     }
     if (exit_code == 0) evaluate(rl, s, returns, n_eval, r.updates, r.env_steps);
+    if (exit_code == 0 && mz_dist_check_params("world model", sync_params(s))) exit_code = MZ_EXIT_RUNTIME;
     /* the final (or interrupted) model, so a stopped run keeps its work */
     if (exit_code != MZ_EXIT_RUNTIME) {
         int saved = save_checkpoint(rl, s, "model", cfg_json, r.updates);

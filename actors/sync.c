@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "src/check.h"
+#include "src/dist.h"
 
 #define RET_WINDOW 100
 
@@ -187,7 +188,8 @@ int sync_iterate(sync_run *s, sync_result *out) {
     const sync_config *c = &s->cfg;
     if (s->env_steps >= c->env_steps) return 0;
     for (int t = 0; t < c->rollout_steps && s->env_steps < c->env_steps; t++) rollout_step(s);
-    if (replay_ready(s->rb) >= c->min_ready)
+    /* data-parallel ranks start updating together: each update all-reduces */
+    if (mz_dist_min_i64(replay_ready(s->rb)) >= c->min_ready)
         for (int u = 0; u < c->updates; u++) {
             learner_update(s->learner, &out->last);
             s->updates++;

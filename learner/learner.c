@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "src/check.h"
+#include "src/dist.h"
 
 struct learner {
     wm_model *model;
@@ -50,6 +51,7 @@ void learner_update(learner *l, learner_stats *out) {
     mz_params_zero_grads(p);
     wm_forward_loss(l->model, &out->loss);
     wm_backward(l->model);
+    mz_dist_allreduce_mean(p->be, p->grads, p->total); /* data-parallel: before clipping and AdamW */
     out->lr = mz_lr_at(&l->cfg.lr, l->t);
     l->t++;
     out->grad_norm = mz_adamw_step(p, &l->cfg.adamw, out->lr, l->t, l->dot);

@@ -10,6 +10,7 @@
 #include "learner/ppo_kernels.h"
 #include "learner/ppo_ops.h"
 #include "src/check.h"
+#include "src/dist.h"
 #include "src/nn/nn.h"
 #include "src/rng.h"
 
@@ -327,6 +328,7 @@ void mz_ppo_free(mz_ppo *p) {
 
 static float adam(mz_ppo_mlp *m, const mz_ppo_config *c, float lr) {
     mz_adamw_config ac = {0.9f, 0.999f, c->adam_eps, 0.0f, c->max_grad_norm, 1.0f};
+    mz_dist_allreduce_mean(m->be, m->p.grads, m->p.total); /* data-parallel: before clipping and Adam */
     m->step++;
     return mz_adamw_step(&m->p, &ac, lr, m->step, m->dot);
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "learner/ppo.h"
+#include "src/dist.h"
 #include "src/nn/checkpoint.h"
 #include "src/runlog.h"
 
@@ -73,6 +74,8 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
         mz_vecenv_destroy(env);
         return MZ_EXIT_USAGE;
     }
+    mz_dist_broadcast_params(&p.actor.p); /* data-parallel: every rank starts from rank 0's networks */
+    mz_dist_broadcast_params(&p.critic.p);
     int exit_code = 0;
     mz_runlog *rl = mz_runlog_open(cfg, &exit_code, err, sizeof err);
     if (!rl) {
@@ -136,6 +139,7 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
             float win, len;
             float mean = mz_ppo_evaluate(&p, ev, n_eval, cfg->ppo.eval_greedy, seed + (uint64_t)u, returns, &win,
                                          &len);
+            mz_dist_host_allreduce_mean(&mean, 1); /* data-parallel: every rank keeps the same best actor */
             mz_runlog_eval(rl, p.updates, p.env_steps, returns, n_eval);
             mz_metric m[2] = {{"eval_win_rate", win}, {"eval_episode_length", len}};
             mz_runlog_row(rl, p.updates, p.env_steps, m, 2);
@@ -145,6 +149,8 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
             }
         }
     }
+    if (exit_code == 0 && (mz_dist_check_params("actor", &p.actor.p) | mz_dist_check_params("critic", &p.critic.p)))
+        exit_code = MZ_EXIT_RUNTIME;
     if (exit_code == 0 && n_abs > 0) {
         be->copy_d2d(be, keep, p.actor.p.values, pbytes);
         be->copy_d2d(be, p.actor.p.values, best, pbytes);

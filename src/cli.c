@@ -22,6 +22,7 @@
 #include "mcts/sampled.h"
 #include "src/rng.h"
 #include "src/backend.h"
+#include "src/dist.h"
 #include "src/check.h"
 #include "src/config.h"
 #include "src/plot.h"
@@ -140,14 +141,38 @@ static int load_config_and_backend(const cli_args *a, mz_config *cfg, mz_backend
                                    size_t chosen_len) {
     int rc = load_config(a, cfg);
     if (rc >= 0) return rc;
-    char err[512];
-    rc = mz_backend_open(cfg->device, (int)cfg->threads, be, chosen, chosen_len, err, sizeof err);
+    char err[512], device[MZ_CFG_STR];
+    mz_dist_device(cfg->device, device, sizeof device); /* a GPU per rank in data-parallel jobs */
+    rc = mz_backend_open(device, (int)cfg->threads, be, chosen, chosen_len, err, sizeof err);
     if (rc == 0) return -1;
     fprintf(stderr, "mazero: %s\n", err);
     return rc;
 }
 
 /* ---- commands ---------------------------------------------------------------- */
+
+/* mazero train under mpirun: every rank trains the config on its own
+ * environments with its own seed (mz_rng_rank_seed); rank 0 speaks. */
+static int cmd_train_data_parallel(mz_config *cfg, mz_backend *be, const char *chosen, bool quiet) {
+    int rank = mz_dist_rank();
+    if (rank == 0) {
+        printf("mazero train: %d data-parallel ranks (%s), rank 0 on device %s\n", mz_dist_size(),
+               mz_dist_backend_name(), chosen);
+        if (!quiet) {
+            char *json = mz_config_to_json(cfg);
+            printf("resolved config (per rank):\n%s\n", json);
+            free(json);
+        }
+        fflush(stdout);
+    }
+    cfg->seed = (int64_t)mz_rng_rank_seed((uint64_t)cfg->seed, rank);
+    int rc = cfg->algo == MZ_ALGO_IPPO || cfg->algo == MZ_ALGO_MAPPO ? mz_ppo_train(cfg, be, chosen)
+                                                                     : mz_mazero_train(cfg, be, chosen);
+    /* a stop every rank agreed on (a signal): none exits, which would end the
+     * job, before rank 0 has saved */
+    if (rc > 128) (void)mz_dist_any(false);
+    return rc;
+}
 
 static int cmd_train_or_eval(int argc, char **argv) {
     const command *cmd = find_command(argv[0]);
@@ -161,7 +186,14 @@ static int cmd_train_or_eval(int argc, char **argv) {
     mz_config cfg;
     mz_backend *be = NULL;
     char chosen[512];
+    if (!strcmp(cmd->name, "train")) mz_dist_init(); /* under mpirun: data-parallel ranks (src/dist.h) */
     if ((rc = load_config_and_backend(&a, &cfg, &be, chosen, sizeof chosen)) >= 0) return rc;
+    if (mz_dist_active()) {
+        rc = cmd_train_data_parallel(&cfg, be, chosen, a.quiet);
+        be->destroy(be);
+        if (rc == 0) mz_dist_finalize(); /* else exit unfinalised: mpirun ends the other ranks */
+        return rc;
+    }
     printf("mazero %s: device %s\n", cmd->name, chosen);
     if (!a.quiet) {
         char *json = mz_config_to_json(&cfg);
@@ -488,6 +520,10 @@ static int cmd_version(int argc, char **argv) {
     } else {
         printf("cuda backend: compiled, not usable here: %s\n", reason);
     }
+    if (strcmp(mz_dist_backend_name(), "mpi") == 0)
+        printf("data-parallel: MPI%s (mpirun -np P mazero train ...)\n", cuda ? " and NCCL" : "");
+    else
+        printf("data-parallel: not compiled (make MPI=1)\n");
     return 0;
 }
 

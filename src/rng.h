@@ -158,4 +158,18 @@ HD static inline int mz_rng_categorical(mz_rng *r, const float *weights, int n) 
     return last; /* rounding left target == total */
 }
 
+/* The seed of rank `rank` of a data-parallel job (src/dist.h), from which
+ * all its streams follow: rank 0 keeps `seed` (a one-rank job is the
+ * single-process run), rank r > 0 takes the 64 bits of Philox block r of
+ * the reserved stream below, so ranks draw independent streams of the same
+ * generator. */
+#define MZ_STREAM_RANK_SEED 0x7fff0001u
+HD static inline uint64_t mz_rng_rank_seed(uint64_t seed, int rank) {
+    if (rank == 0) return seed;
+    mz_rng r;
+    mz_rng_init(&r, seed, MZ_STREAM_RANK_SEED, (uint64_t)rank);
+    uint64_t lo = mz_rng_u32(&r);
+    return lo | ((uint64_t)mz_rng_u32(&r) << 32);
+}
+
 #endif

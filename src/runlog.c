@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "src/dist.h"
 #include "src/plot.h"
 #include "src/progress.h"
 #include "src/strbuf.h"
@@ -51,6 +52,7 @@ struct mz_runlog {
     mz_wandb_file *wandb_file;
     mz_wandb_uploader *uploader;
     bool failed_io;
+    bool follower; /* a data-parallel rank other than 0: writes nothing, joins the collectives */
 };
 
 /* ---- clocks, signals, crash exit ------------------------------------------ */
@@ -78,14 +80,20 @@ static void on_stop_signal(int sig) {
     signal(sig, SIG_DFL);
 }
 
-bool mz_runlog_stop_requested(void) { return stop_signal != 0; }
+/* In a data-parallel job the ranks agree (the largest signal any received),
+ * so that they all leave the training loop at the same iteration. */
+bool mz_runlog_stop_requested(void) {
+    if (mz_dist_active()) stop_signal = (sig_atomic_t)-mz_dist_min_i64(-(int64_t)stop_signal);
+    return stop_signal != 0;
+}
 int mz_runlog_stop_signal(void) { return stop_signal; }
 
 static void close_on_exit(void) {
     mz_runlog *rl = open_run;
     if (!rl) return;
     open_run = NULL;
-    fprintf(stderr, "mazero: the process is exiting with run %s still open: closing it as failed\n", rl->dir);
+    if (!rl->follower)
+        fprintf(stderr, "mazero: the process is exiting with run %s still open: closing it as failed\n", rl->dir);
     mz_runlog_close(rl, MZ_EXIT_RUNTIME);
 }
 
@@ -175,6 +183,7 @@ static void draw_progress(mz_runlog *rl, bool final) {
 }
 
 void mz_runlog_print(mz_runlog *rl, const char *fmt, ...) {
+    if (rl->follower) return;
     char text[2048];
     va_list ap;
     va_start(ap, fmt);
@@ -266,7 +275,22 @@ static int start_wandb(mz_runlog *rl, const mz_config *cfg, const char *stamp, c
 
 /* ---- open ------------------------------------------------------------------ */
 
-mz_runlog *mz_runlog_open(const mz_config *cfg, int *exit_code, char *err, size_t err_len) {
+static void install_stop_handlers(mz_runlog *rl) {
+    stop_signal = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    MZ_CHECK(sigemptyset(&sa.sa_mask) == 0, "sigemptyset failed");
+    MZ_CHECK(sigaction(SIGINT, &sa, &old_int) == 0 && sigaction(SIGTERM, &sa, &old_term) == 0,
+             "sigaction failed: %s", strerror(errno));
+    open_run = rl;
+    if (!atexit_registered) {
+        MZ_CHECK(atexit(close_on_exit) == 0, "atexit failed");
+        atexit_registered = true;
+    }
+}
+
+static mz_runlog *open_local(const mz_config *cfg, int *exit_code, char *err, size_t err_len) {
     *exit_code = MZ_EXIT_RUNTIME;
     if (open_run) {
         snprintf(err, err_len, "a run is already open (%s): one run per process", open_run->dir);
@@ -349,18 +373,7 @@ mz_runlog *mz_runlog_open(const mz_config *cfg, int *exit_code, char *err, size_
     if (rl->wandb.mode != MZ_WANDB_DISABLED && start_wandb(rl, cfg, wandb_stamp, err, err_len) != 0) goto fail;
     memset(rl->wandb.api_key, 0, sizeof rl->wandb.api_key); /* the uploader holds its own copy */
 
-    stop_signal = 0;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    MZ_CHECK(sigemptyset(&sa.sa_mask) == 0, "sigemptyset failed");
-    MZ_CHECK(sigaction(SIGINT, &sa, &old_int) == 0 && sigaction(SIGTERM, &sa, &old_term) == 0,
-             "sigaction failed: %s", strerror(errno));
-    open_run = rl;
-    if (!atexit_registered) {
-        MZ_CHECK(atexit(close_on_exit) == 0, "atexit failed");
-        atexit_registered = true;
-    }
+    install_stop_handlers(rl);
     mz_runlog_print(rl, "run directory: %s", rl->dir);
     return rl;
 
@@ -372,6 +385,32 @@ fail:
     memset(rl->wandb.api_key, 0, sizeof rl->wandb.api_key);
     free(rl);
     return NULL;
+}
+
+/* Data-parallel jobs: rank 0 opens the run (its progress counts every
+ * rank's env steps), the other ranks follow; all fail if rank 0 fails. */
+mz_runlog *mz_runlog_open(const mz_config *cfg, int *exit_code, char *err, size_t err_len) {
+    if (!mz_dist_active()) return open_local(cfg, exit_code, err, err_len);
+    mz_runlog *rl = NULL;
+    int code = 0;
+    if (mz_dist_rank() == 0) {
+        rl = open_local(cfg, exit_code, err, err_len);
+        if (rl) rl->progress.total_env_steps = cfg->total_env_steps * mz_dist_size();
+        code = rl ? 0 : *exit_code;
+    } else {
+        rl = mz_calloc(1, sizeof *rl);
+        rl->follower = true;
+        rl->start_monotonic = now_monotonic();
+        install_stop_handlers(rl);
+    }
+    mz_dist_broadcast_bytes(&code, sizeof code);
+    if (code && rl && rl->follower) {
+        mz_runlog_close(rl, code);
+        snprintf(err, err_len, "rank 0 could not open the run directory (its message says why)");
+        *exit_code = code;
+        return NULL;
+    }
+    return rl;
 }
 
 const char *mz_runlog_dir(const mz_runlog *rl) { return rl->dir; }
@@ -417,7 +456,7 @@ static void update_progress(mz_runlog *rl, int64_t env_steps, double elapsed, co
     }
 }
 
-void mz_runlog_row(mz_runlog *rl, int64_t step, int64_t env_steps, const mz_metric *m, int n) {
+static void write_row(mz_runlog *rl, int64_t step, int64_t env_steps, const mz_metric *m, int n) {
     double runtime = now_monotonic() - rl->start_monotonic;
     double timestamp = rl->start_unix + runtime;
     mz_strbuf line = {0};
@@ -504,8 +543,7 @@ static cJSON *number_list(const double *v, int n) {
     return list;
 }
 
-void mz_runlog_eval(mz_runlog *rl, int64_t step, int64_t env_steps, const double *returns, int n) {
-    MZ_CHECK(n > 0, "mz_runlog_eval: no episode returns (n = %d)", n);
+static void write_eval(mz_runlog *rl, int64_t step, int64_t env_steps, const double *returns, int n) {
     double elapsed = now_monotonic() - rl->start_monotonic;
     double window = elapsed - rl->last_eval_time;
     double sps = window > 0 ? (double)(env_steps - rl->last_eval_env_steps) / window : 0.0;
@@ -526,11 +564,10 @@ void mz_runlog_eval(mz_runlog *rl, int64_t step, int64_t env_steps, const double
     double sum = 0;
     for (int i = 0; i < n; i++) sum += returns[i];
     mz_metric mean = {"mean_episode_return", sum / n};
-    mz_runlog_row(rl, step, env_steps, &mean, 1);
+    write_row(rl, step, env_steps, &mean, 1);
 }
 
-void mz_runlog_eval_absolute(mz_runlog *rl, const double *returns, int n) {
-    MZ_CHECK(n > 0, "mz_runlog_eval_absolute: no episode returns (n = %d)", n);
+static void write_eval_absolute(mz_runlog *rl, const double *returns, int n) {
     double elapsed = now_monotonic() - rl->start_monotonic;
     double sps = elapsed > 0 ? (double)rl->progress.env_steps / elapsed : 0.0;
     cJSON_DeleteItemFromObjectCaseSensitive(rl->marl_seed, "absolute_metrics");
@@ -542,6 +579,110 @@ void mz_runlog_eval_absolute(mz_runlog *rl, const double *returns, int n) {
     double sum = 0;
     for (int i = 0; i < n; i++) sum += returns[i];
     mz_runlog_print(rl, "final evaluation: mean return %.4g over %d episodes", sum / n, n);
+}
+
+/* ---- data-parallel aggregation -------------------------------------------- */
+
+/* A row as one rank sends it to rank 0. */
+#define DIST_METRICS 32
+typedef struct {
+    int64_t env_steps;
+    int n;
+    struct {
+        char name[56];
+        double value;
+    } m[DIST_METRICS];
+} dist_row;
+
+/* env steps per second add up over ranks; every other metric is averaged
+ * over the ranks that reported it (losses, returns, learning rate). */
+static bool summed_over_ranks(const char *name) {
+    const char *suffix = "steps_per_second";
+    size_t len = strlen(name), sl = strlen(suffix);
+    return len >= sl && strcmp(name + len - sl, suffix) == 0;
+}
+
+/* Rank 0 writes the ranks' env steps summed and each metric combined by
+ * name (the ranks may report different sets, e.g. a return only where an
+ * episode ended). */
+static void aggregate_row(mz_runlog *rl, int64_t step, int64_t env_steps, const mz_metric *m, int n) {
+    MZ_CHECK(n <= DIST_METRICS, "mz_runlog_row: %d metrics (data-parallel rows hold at most %d)", n, DIST_METRICS);
+    dist_row mine;
+    memset(&mine, 0, sizeof mine);
+    mine.env_steps = env_steps, mine.n = n;
+    for (int i = 0; i < n; i++) {
+        snprintf(mine.m[i].name, sizeof mine.m[i].name, "%s", m[i].name);
+        mine.m[i].value = m[i].value;
+    }
+    int P = mz_dist_size();
+    dist_row *all = rl->follower ? NULL : mz_calloc((size_t)P, sizeof *all);
+    mz_dist_gather_bytes(&mine, sizeof mine, all);
+    if (rl->follower) return;
+    mz_metric out[DIST_METRICS * 2];
+    double sum[DIST_METRICS * 2];
+    int count[DIST_METRICS * 2], n_out = 0;
+    int64_t steps = 0;
+    for (int r = 0; r < P; r++) {
+        steps += all[r].env_steps;
+        for (int i = 0; i < all[r].n; i++) {
+            int k = 0;
+            while (k < n_out && strcmp(out[k].name, all[r].m[i].name)) k++;
+            if (k == n_out) {
+                if (n_out == DIST_METRICS * 2) continue;
+                out[n_out] = (mz_metric){all[r].m[i].name, 0.0};
+                sum[n_out] = 0.0, count[n_out] = 0;
+                n_out++;
+            }
+            sum[k] += all[r].m[i].value;
+            count[k]++;
+        }
+    }
+    for (int k = 0; k < n_out; k++) out[k].value = summed_over_ranks(out[k].name) ? sum[k] : sum[k] / count[k];
+    write_row(rl, step, steps, out, n_out);
+    free(all);
+}
+
+/* Every rank's n returns (the same n on each), rank 0's first. */
+static double *gather_returns(mz_runlog *rl, const double *returns, int n, int64_t *env_steps) {
+    int P = mz_dist_size();
+    double *all = rl->follower ? NULL : mz_calloc((size_t)P * (size_t)n, sizeof *all);
+    int64_t *steps = rl->follower ? NULL : mz_calloc((size_t)P, sizeof *steps);
+    mz_dist_gather_bytes(returns, (size_t)n * sizeof *returns, all);
+    mz_dist_gather_bytes(env_steps, sizeof *env_steps, steps);
+    if (steps) {
+        *env_steps = 0;
+        for (int r = 0; r < P; r++) *env_steps += steps[r];
+    }
+    free(steps);
+    return all;
+}
+
+void mz_runlog_row(mz_runlog *rl, int64_t step, int64_t env_steps, const mz_metric *m, int n) {
+    if (mz_dist_active()) aggregate_row(rl, step, env_steps, m, n);
+    else write_row(rl, step, env_steps, m, n);
+}
+
+void mz_runlog_eval(mz_runlog *rl, int64_t step, int64_t env_steps, const double *returns, int n) {
+    MZ_CHECK(n > 0, "mz_runlog_eval: no episode returns (n = %d)", n);
+    if (!mz_dist_active()) {
+        write_eval(rl, step, env_steps, returns, n);
+        return;
+    }
+    double *all = gather_returns(rl, returns, n, &env_steps);
+    if (all) write_eval(rl, step, env_steps, all, n * mz_dist_size());
+    free(all);
+}
+
+void mz_runlog_eval_absolute(mz_runlog *rl, const double *returns, int n) {
+    MZ_CHECK(n > 0, "mz_runlog_eval_absolute: no episode returns (n = %d)", n);
+    if (!mz_dist_active()) {
+        write_eval_absolute(rl, returns, n);
+        return;
+    }
+    int64_t unused = 0;
+    double *all = gather_returns(rl, returns, n, &unused);
+    if (all) write_eval_absolute(rl, all, n * mz_dist_size());
+    free(all);
 }
 
 /* ---- close ------------------------------------------------------------------ */
@@ -565,6 +706,10 @@ int mz_runlog_close(mz_runlog *rl, int exit_code) {
     if (open_run == rl) open_run = NULL;
     MZ_CHECK(sigaction(SIGINT, &old_int, NULL) == 0 && sigaction(SIGTERM, &old_term, NULL) == 0,
              "sigaction failed: %s", strerror(errno));
+    if (rl->follower) {
+        free(rl);
+        return 0;
+    }
     double runtime = now_monotonic() - rl->start_monotonic;
     if (rl->rows) draw_progress(rl, true);
     mz_runlog_print(rl, "run finished with exit code %d after %.1f s: %s", exit_code, runtime, rl->dir);

@@ -17,7 +17,13 @@
  *   checkpoints/ plots/
  *   wandb/          the run's .wandb file when W&B logging is on
  * W&B uploads (wandb.mode=online) happen on a background thread and never
- * hold training up. The API key is never written into the run directory. */
+ * hold training up. The API key is never written into the run directory.
+ *
+ * In a data-parallel job (src/dist.h) every rank opens, logs and closes as
+ * above and only rank 0 writes: open, row, eval, eval_absolute and
+ * stop_requested are then collective (same calls on every rank); rows carry
+ * env steps summed and metrics averaged over ranks (summed for names ending
+ * in steps_per_second), evaluations every rank's episodes. */
 #ifndef MZ_RUNLOG_H
 #define MZ_RUNLOG_H
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "src/check.h"
+#include "src/dist.h"
 #include "src/safetensors.h"
 
 /* the blocks a checkpoint may hold, in file order, and their name prefixes */
@@ -18,6 +19,7 @@ static float *block_of(const mz_params *p, int b) {
 
 int mz_checkpoint_save(const char *path, const mz_params *p, bool with_optimizer, const char *config_json,
                        int64_t step, char *err, size_t err_len) {
+    if (mz_dist_rank() != 0) return 0; /* data-parallel: the ranks hold rank 0's parameters; it writes */
     int blocks = with_optimizer ? N_BLOCKS : 1;
     size_t per_block = (size_t)p->total * sizeof(float);
     float *host = (float *)mz_malloc(per_block * (size_t)blocks + 1);

@@ -16,7 +16,8 @@
 extern "C" {
 #endif
 
-/* Writes p's values (and moments when with_optimizer) atomically. 0, or -1 with err. */
+/* Writes p's values (and moments when with_optimizer) atomically. 0, or -1 with err.
+ * In a data-parallel job only rank 0 writes; the other ranks return 0. */
 int mz_checkpoint_save(const char *path, const mz_params *p, bool with_optimizer, const char *config_json,
                        int64_t step, char *err, size_t err_len);
 /* Loads into p after checking that the file holds exactly p's tensors (and,
