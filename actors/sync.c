@@ -245,3 +245,36 @@ double sync_evaluate(sync_run *s, int use_search, double *returns) {
     mz_vecenv_reset(s->eval_env);
     return sum / E;
 }
+
+#define SYNC_STATE_BLOCKS 64
+
+static int state_blocks(sync_run *s, mz_state_block *list) {
+    int n = 0, max = SYNC_STATE_BLOCKS;
+    mz_state_add(list, &n, max, "sync.env_steps", &s->env_steps, sizeof s->env_steps, 0);
+    mz_state_add(list, &n, max, "sync.updates", &s->updates, sizeof s->updates, 0);
+    mz_state_add(list, &n, max, "sync.returns", s->rets, sizeof s->rets, 0);
+    mz_state_add(list, &n, max, "sync.episodes", &s->n_rets, sizeof s->n_rets, 0);
+    learner_state_blocks(s->learner, list, &n, max);
+    replay_state_blocks(s->rb, list, &n, max);
+    mz_vecenv_state_blocks(s->env, "env", list, &n, max);
+    if (s->cfg.sampled) {
+        mcts_sampled_state_blocks(s->sampled, "search", list, &n, max);
+        mcts_sampled_state_blocks(s->eval_sampled, "eval_search", list, &n, max);
+    } else {
+        mcts_ma_state_blocks(s->search, "search", list, &n, max);
+        mcts_ma_state_blocks(s->eval_search, "eval_search", list, &n, max);
+    }
+    return n;
+}
+
+int sync_save_state(sync_run *s, const char *path, char *err, size_t err_len) {
+    mz_state_block list[SYNC_STATE_BLOCKS];
+    int n = state_blocks(s, list);
+    return mz_state_save(path, s->be, list, n, "sync", err, err_len);
+}
+
+int sync_load_state(sync_run *s, const char *path, char *err, size_t err_len) {
+    mz_state_block list[SYNC_STATE_BLOCKS];
+    int n = state_blocks(s, list);
+    return mz_state_load(path, s->be, list, n, "sync", err, err_len);
+}

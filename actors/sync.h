@@ -60,4 +60,12 @@ double sync_evaluate(sync_run *s, int use_search, double *returns);
 /* The world model's parameter block (values, grads, AdamW moments). */
 mz_params *sync_params(sync_run *s);
 
+/* Resume: everything besides the model's parameter block (which goes to
+ * a checkpoint with its AdamW moments): replay contents, environment
+ * states, step, update and RNG counters, the return window. A run created
+ * from the same config, given the same checkpoint and this state, goes on
+ * bitwise as the saved one would have. 0, or -1 with a reason in err. */
+int sync_save_state(sync_run *s, const char *path, char *err, size_t err_len);
+int sync_load_state(sync_run *s, const char *path, char *err, size_t err_len);
+
 #endif

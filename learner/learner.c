@@ -60,3 +60,7 @@ void learner_update(learner *l, learner_stats *out) {
     replay_update_priorities(l->rb, B, l->env, l->steps, prio);
     out->step = l->t;
 }
+
+void learner_state_blocks(learner *l, mz_state_block *list, int *n, int max) {
+    mz_state_add(list, n, max, "learner.updates", &l->t, sizeof l->t, 0);
+}

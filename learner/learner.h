@@ -37,6 +37,8 @@ void learner_destroy(learner *l);
 /* One update; the replay must have a ready step. */
 void learner_update(learner *l, learner_stats *out);
 int64_t learner_steps(const learner *l);
+/* The update counter (AdamW's bias correction, the LR schedule), for resume. */
+void learner_state_blocks(learner *l, mz_state_block *list, int *n, int max);
 
 #ifdef __cplusplus
 }

@@ -218,3 +218,21 @@ void replay_update_priorities(replay *r, int B, const int *env, const int64_t *s
         if (priority[b] > r->max_prio) r->max_prio = priority[b];
     }
 }
+
+void replay_state_blocks(replay *r, mz_state_block *list, int *n, int max) {
+    const replay_config *c = &r->c;
+    size_t ET = (size_t)c->E * c->T;
+    mz_state_add(list, n, max, "replay.obs", r->obs, ET * c->N * c->O * sizeof(float), 0);
+    mz_state_add(list, n, max, "replay.actions", r->act, ET * c->N * sizeof(int32_t), 0);
+    mz_state_add(list, n, max, "replay.reward", r->rew, ET * sizeof(float), 0);
+    mz_state_add(list, n, max, "replay.terminated", r->term, ET, 0);
+    mz_state_add(list, n, max, "replay.truncated", r->trunc, ET, 0);
+    mz_state_add(list, n, max, "replay.policy", r->pol, ET * c->N * c->A * sizeof(float), 0);
+    mz_state_add(list, n, max, "replay.root_value", r->val, ET * sizeof(float), 0);
+    mz_state_add(list, n, max, "replay.final_value", r->fval, ET * sizeof(float), 0);
+    mz_state_add(list, n, max, "replay.priority", r->prio, ET * sizeof(float), 0);
+    mz_state_add(list, n, max, "replay.count", r->count, (size_t)c->E * sizeof(int64_t), 0);
+    mz_state_add(list, n, max, "replay.ready", &r->ready, sizeof r->ready, 0);
+    mz_state_add(list, n, max, "replay.max_priority", &r->max_prio, sizeof r->max_prio, 0);
+    mz_state_add(list, n, max, "replay.sample_calls", &r->calls, sizeof r->calls, 0);
+}

@@ -31,6 +31,7 @@
 
 #include <stdint.h>
 
+#include "src/state_file.h"
 #include "worldmodel/worldmodel.h"
 
 #ifdef __cplusplus
@@ -77,6 +78,10 @@ const wm_batch *replay_window(replay *r, int env, int64_t t, int b, int B);
 const wm_batch *replay_sample(replay *r, int B, int *env_out, int64_t *step_out);
 void replay_update_priorities(replay *r, int B, const int *env, const int64_t *step, const float *priority);
 float replay_max_priority(const replay *r);
+
+/* Everything a resumed run needs (contents, priorities, counters, the
+ * sampler's RNG counter), appended to list as host blocks. */
+void replay_state_blocks(replay *r, mz_state_block *list, int *n, int max);
 
 #ifdef __cplusplus
 }

@@ -140,3 +140,11 @@ void mcts_ma_run(mcts_ma_search *m, const mcts_ma_model *model) {
     m->model = NULL;
     m->calls++;
 }
+
+void mcts_ma_state_blocks(mcts_ma_search *m, const char *prefix, mz_state_block *list, int *n, int max) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.calls", prefix);
+    mz_state_add(list, n, max, name, &m->calls, sizeof m->calls, 0);
+    snprintf(name, sizeof name, "%s.tree_calls", prefix);
+    mz_state_add(list, n, max, name, &m->search->calls, sizeof m->search->calls, 0);
+}

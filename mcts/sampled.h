@@ -75,5 +75,7 @@ const float *mcts_sampled_root_value(const mcts_sampled_search *s);   /* [E] OS(
 const int32_t *mcts_sampled_root_joint(const mcts_sampled_search *s); /* [E][K][N] slot joint actions, -1 past the last */
 const float *mcts_sampled_root_weights(const mcts_sampled_search *s); /* [E][K] visits / simulations, 0 past the last */
 const float *mcts_sampled_root_advantage(const mcts_sampled_search *s); /* [E][K] A(root, a) of visited slots, else 0 */
+/* The search counter its random draws depend on, for resume. */
+void mcts_sampled_state_blocks(mcts_sampled_search *s, const char *prefix, mz_state_block *list, int *n, int max);
 
 #endif
