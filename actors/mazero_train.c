@@ -3,12 +3,13 @@
  * through src/runlog.h (progress line, metrics.jsonl, marl-eval
  * metrics.json) and world-model checkpoints (values and AdamW moments) every
  * muzero.checkpoint_interval_updates updates, at the end and on SIGINT or
- * SIGTERM. Resume from a checkpoint is not built: a run always starts from
- * fresh parameters. */
+ * SIGTERM, each with the run's state beside it (sync_save_state) so that
+ * `resume=` continues the run exactly. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "actors/mazero_train.h"
@@ -31,7 +32,7 @@ static int64_t planned_updates(const mz_config *cfg) {
     return u > 1 ? u : 1;
 }
 
-static int sync_config_from(sync_config *c, const mz_config *cfg, char *err, size_t err_len) {
+int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_t err_len) {
     memset(c, 0, sizeof *c);
     uint64_t seed = (uint64_t)cfg->seed;
     if (mz_env_params_resolve(&c->env, cfg->env.name, cfg->env.scenario, (int)cfg->env.max_steps, seed, err, err_len))
@@ -86,13 +87,60 @@ static int sync_config_from(sync_config *c, const mz_config *cfg, char *err, siz
     return 0;
 }
 
-/* checkpoints/<name>.safetensors: the world model with its AdamW moments */
+/* checkpoints/<name>.safetensors: the world model with its AdamW moments;
+ * <name>.state.safetensors: the rest of the run, for resume */
 static int save_checkpoint(mz_runlog *rl, sync_run *s, const char *name, const char *cfg_json, int64_t updates) {
     char path[1024], err[512];
     snprintf(path, sizeof path, "%s/%s.safetensors", mz_runlog_checkpoint_dir(rl), name);
     if (mz_checkpoint_save(path, sync_params(s), true, cfg_json, updates, err, sizeof err) != 0) {
         mz_runlog_print(rl, "mazero train: cannot write checkpoint %s: %s", path, err);
         return MZ_EXIT_RUNTIME;
+    }
+    snprintf(path, sizeof path, "%s/%s.state.safetensors", mz_runlog_checkpoint_dir(rl), name);
+    if (sync_save_state(s, path, err, sizeof err) != 0) {
+        mz_runlog_print(rl, "mazero train: cannot write the run state %s: %s", path, err);
+        return MZ_EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+int mz_mazero_run_paths(const char *arg, char *model, char *state, char *run_dir, size_t len, char *err,
+                        size_t err_len) {
+    struct stat st;
+    if (stat(arg, &st) != 0) {
+        snprintf(err, err_len, "'%s': no such run directory or checkpoint", arg);
+        return MZ_EXIT_USAGE;
+    }
+    size_t n = strlen(arg);
+    while (n > 1 && arg[n - 1] == '/') n--;
+    const char *suffix = ".safetensors";
+    size_t sl = strlen(suffix);
+    int cut;
+    if (S_ISDIR(st.st_mode)) {
+        cut = snprintf(run_dir, len, "%.*s", (int)n, arg) >= (int)len;
+        cut |= snprintf(model, len, "%s/checkpoints/model.safetensors", run_dir) >= (int)len;
+        cut |= snprintf(state, len, "%s/checkpoints/model.state.safetensors", run_dir) >= (int)len;
+    } else if (n > sl && !strncmp(arg + n - sl, suffix, sl)) {
+        cut = snprintf(model, len, "%s", arg) >= (int)len;
+        cut |= snprintf(state, len, "%.*s.state.safetensors", (int)(n - sl), arg) >= (int)len;
+        /* RUN_DIR/checkpoints/NAME.safetensors */
+        cut |= snprintf(run_dir, len, "%s", arg) >= (int)len;
+        for (int up = 0; up < 2 && !cut; up++) {
+            char *slash = strrchr(run_dir, '/');
+            if (slash) *slash = '\0';
+            else snprintf(run_dir, len, ".");
+        }
+    } else {
+        snprintf(err, err_len, "'%s' is neither a run directory nor a .safetensors checkpoint", arg);
+        return MZ_EXIT_USAGE;
+    }
+    if (cut) {
+        snprintf(err, err_len, "'%s': path too long", arg);
+        return MZ_EXIT_USAGE;
+    }
+    if (stat(model, &st) != 0) {
+        snprintf(err, err_len, "'%s': no checkpoint %s", arg, model);
+        return MZ_EXIT_USAGE;
     }
     return 0;
 }
@@ -108,13 +156,29 @@ static void evaluate(mz_runlog *rl, sync_run *s, double *returns, int n, int64_t
 }
 
 int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_line) {
+    return mz_mazero_train_from(cfg, be, device_line, NULL);
+}
+
+/* Loads the model (with AdamW moments) and the run state of `resume`; 0, or
+ * an exit status after saying why. */
+static int resume_run(sync_run *s, const char *resume, char *run_dir, size_t len) {
+    char model[1024], state[1024], err[1024];
+    int rc = mz_mazero_run_paths(resume, model, state, run_dir, len, err, sizeof err);
+    if (rc == 0 && mz_checkpoint_load(model, sync_params(s), true, NULL, NULL, err, sizeof err) != 0)
+        rc = MZ_EXIT_USAGE;
+    if (rc == 0 && sync_load_state(s, state, err, sizeof err) != 0) rc = MZ_EXIT_USAGE;
+    if (rc) fprintf(stderr, "mazero train: resume=%s: %s\n", resume, err);
+    return rc;
+}
+
+int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *device_line, const char *resume) {
     char err[1024];
     if (cfg->mode == MZ_MODE_ASYNC) {
         fprintf(stderr, "mazero train: mode=async is not built yet (issue #9); use mode=sync\n");
         return MZ_EXIT_USAGE;
     }
     sync_config sc;
-    int rc = sync_config_from(&sc, cfg, err, sizeof err);
+    int rc = mz_mazero_sync_config(&sc, cfg, err, sizeof err);
     if (rc) {
         fprintf(stderr, "mazero train: %s\n", err);
         return rc;
@@ -125,7 +189,13 @@ int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_lin
         return MZ_EXIT_USAGE;
     }
     int exit_code = 0;
-    mz_runlog *rl = mz_runlog_open(cfg, &exit_code, err, sizeof err);
+    char run_dir[1024];
+    if (resume && (exit_code = resume_run(s, resume, run_dir, sizeof run_dir)) != 0) {
+        sync_destroy(s);
+        return exit_code;
+    }
+    mz_runlog *rl = resume ? mz_runlog_reopen(cfg, run_dir, &exit_code, err, sizeof err)
+                           : mz_runlog_open(cfg, &exit_code, err, sizeof err);
     if (!rl) {
         fprintf(stderr, "mazero train: %s\n", err);
         sync_destroy(s);
@@ -147,14 +217,22 @@ int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_lin
     char *cfg_json = mz_config_to_json(cfg);
     MZ_CHECK(returns && cfg_json, "mazero train: out of host memory");
 
-    evaluate(rl, s, returns, n_eval, 0, 0); /* the untrained model: the curve's start */
+    sync_result r;
+    memset(&r, 0, sizeof r);
+    sync_position(s, &r);
+    if (resume)
+        mz_runlog_print(rl, "resumed from %s at %lld env steps, %lld updates", resume, (long long)r.env_steps,
+                        (long long)r.updates);
+    else
+        evaluate(rl, s, returns, n_eval, 0, 0); /* the untrained model: the curve's start */
     const int64_t eval_every = cfg->muzero.eval_interval_updates;
     const int64_t ckpt_every = cfg->muzero.checkpoint_interval_updates;
     int64_t next_log = cfg->log.interval_steps, next_eval = eval_every, next_ckpt = ckpt_every;
+    while (next_log <= r.env_steps) next_log += cfg->log.interval_steps;
+    while (next_eval <= r.updates) next_eval += eval_every;
+    while (ckpt_every > 0 && next_ckpt <= r.updates) next_ckpt += ckpt_every;
     double t0 = now_seconds(), t_last = t0;
-    int64_t steps_last = 0, updates_last = 0;
-    sync_result r;
-    memset(&r, 0, sizeof r);
+    int64_t steps_last = r.env_steps, updates_last = r.updates;
     while (exit_code == 0) {
         if (mz_runlog_stop_requested()) {
             exit_code = 128 + mz_runlog_stop_signal();

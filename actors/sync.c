@@ -25,7 +25,7 @@ struct sync_run {
     /* host staging */
     float *h_obs, *h_pol, *h_val, *h_rew, *h_fval, *h_ret, *h_logits;
     int32_t *h_act;
-    uint8_t *h_term, *h_trunc, *h_done_any;
+    uint8_t *h_term, *h_trunc, *h_done_any, *h_won;
     double rets[RET_WINDOW];
     int64_t n_rets;
     int64_t env_steps, updates;
@@ -106,6 +106,7 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     s->h_term = xcalloc((size_t)maxE, 1);
     s->h_trunc = xcalloc((size_t)maxE, 1);
     s->h_done_any = xcalloc((size_t)maxE, 1);
+    s->h_won = xcalloc((size_t)maxE, 1);
     mz_vecenv_reset(s->env);
     return s;
 }
@@ -115,7 +116,7 @@ void sync_destroy(sync_run *s) {
     s->be->free(s->be, s->d_logits);
     s->be->free(s->be, s->d_value);
     void *all[] = {s->h_obs, s->h_pol, s->h_logits, s->h_val, s->h_rew, s->h_fval, s->h_ret, s->h_act, s->h_term,
-                   s->h_trunc, s->h_done_any};
+                   s->h_trunc, s->h_done_any, s->h_won};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     learner_destroy(s->learner);
     replay_destroy(s->rb);
@@ -192,6 +193,11 @@ int sync_iterate(sync_run *s, sync_result *out) {
             learner_update(s->learner, &out->last);
             s->updates++;
         }
+    sync_position(s, out);
+    return 1;
+}
+
+void sync_position(const sync_run *s, sync_result *out) {
     out->env_steps = s->env_steps;
     out->updates = s->updates;
     out->episodes = s->n_rets;
@@ -199,10 +205,14 @@ int sync_iterate(sync_run *s, sync_result *out) {
     double sum = 0.0;
     for (int i = 0; i < n; i++) sum += s->rets[i];
     out->train_return = n ? sum / n : 0.0;
-    return 1;
 }
 
 double sync_evaluate(sync_run *s, int use_search, double *returns) {
+    return sync_evaluate_episodes(s, use_search, returns, NULL, NULL, NULL);
+}
+
+double sync_evaluate_episodes(sync_run *s, int use_search, double *returns, double *won, sync_frame_fn frame,
+                              void *ctx) {
     mz_backend *be = s->be;
     int E = s->cfg.eval_envs, A = s->A, N = s->N;
     mz_env_buffers *b = &s->eval_env->buf;
@@ -210,8 +220,13 @@ double sync_evaluate(sync_run *s, int use_search, double *returns) {
     memset(s->h_done_any, 0, (size_t)E);
     double sum = 0.0;
     int finished = 0;
+    void *state = frame ? xcalloc(1, (size_t)s->eval_env->params.state_bytes) : NULL;
     for (int guard = 0; finished < E; guard++) {
         MZ_CHECK(guard < 100000, "sync: evaluation episodes did not end in 100000 steps");
+        if (frame && !s->h_done_any[0]) {
+            mz_vecenv_get_state(s->eval_env, 0, state);
+            frame(ctx, &s->eval_env->params, state);
+        }
         mcts_ma_model mm = wm_search_model(s->model);
         wm_search_set_obs(s->model, b->obs, E);
         const float *scores;
@@ -234,14 +249,17 @@ double sync_evaluate(sync_run *s, int use_search, double *returns) {
         be->copy_d2h(be, s->h_term, b->terminated, (size_t)E);
         be->copy_d2h(be, s->h_trunc, b->truncated, (size_t)E);
         be->copy_d2h(be, s->h_ret, b->done_return, (size_t)E * sizeof(float));
+        if (won) be->copy_d2h(be, s->h_won, b->done_won, (size_t)E);
         for (int e = 0; e < E; e++)
             if ((s->h_term[e] || s->h_trunc[e]) && !s->h_done_any[e]) {
                 s->h_done_any[e] = 1;
                 sum += s->h_ret[e];
                 if (returns) returns[e] = s->h_ret[e];
+                if (won) won[e] = s->h_won[e] ? 1.0 : 0.0;
                 finished++;
             }
     }
+    free(state);
     mz_vecenv_reset(s->eval_env);
     return sum / E;
 }

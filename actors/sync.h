@@ -57,6 +57,16 @@ int sync_iterate(sync_run *s, sync_result *out);
  * or on the prior; the mean return, and each return in returns
  * [eval_envs] when not NULL. */
 double sync_evaluate(sync_run *s, int use_search, double *returns);
+/* The same, also with each episode's success flag in won [eval_envs] (the
+ * env's done_won; may be NULL) and, when frame is not NULL, frame(ctx,
+ * state) with evaluation env 0's state (host bytes) before each of its
+ * steps, for rendering one episode. */
+typedef void (*sync_frame_fn)(void *ctx, const mz_env_params *p, const void *state);
+double sync_evaluate_episodes(sync_run *s, int use_search, double *returns, double *won, sync_frame_fn frame,
+                              void *ctx);
+/* The counters and training return as sync_iterate reports them (after a
+ * resume: where the saved run was). */
+void sync_position(const sync_run *s, sync_result *out);
 /* The world model's parameter block (values, grads, AdamW moments). */
 mz_params *sync_params(sync_run *s);
 
