@@ -88,6 +88,14 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     s->env = mz_vecenv_create(be, &ep, c->E);
     ep.seed = c->env.seed + 0x9e3779b9u;
     s->eval_env = mz_vecenv_create(be, &ep, c->eval_envs);
+    /* the searches read the envs' legal-action masks at every root */
+    if (c->sampled) {
+        mcts_sampled_set_avail(s->sampled, s->env->buf.avail);
+        mcts_sampled_set_avail(s->eval_sampled, s->eval_env->buf.avail);
+    } else {
+        mcts_ma_set_avail(s->search, s->env->buf.avail);
+        mcts_ma_set_avail(s->eval_search, s->eval_env->buf.avail);
+    }
     replay_config rc = c->replay;
     rc.E = c->E, rc.N = s->N, rc.O = s->O, rc.A = s->A, rc.max_batch = c->learner.batch, rc.seed = c->seed;
     s->rb = replay_create(&rc);
