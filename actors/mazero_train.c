@@ -77,6 +77,15 @@ int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_
     c->learner.batch = (int)cfg->muzero.batch_size;
     c->learner.adamw = (mz_adamw_config){0.9f, 0.999f, 1e-8f, (float)cfg->muzero.weight_decay, (float)cfg->muzero.max_grad_norm, 1.0f};
     int64_t decay = cfg->muzero.lr_decay_updates ? cfg->muzero.lr_decay_updates : updates - cfg->muzero.lr_warmup_updates;
+    c->target_bootstrap = cfg->muzero.value_bootstrap == MZ_BOOTSTRAP_TARGET;
+    c->target_ema = (float)cfg->muzero.target_ema;
+    c->target_interval = cfg->muzero.target_update_interval;
+    c->awpo = cfg->muzero.awpo;
+    c->awpo_alpha = (float)cfg->muzero.awpo_alpha, c->awpo_clip = (float)cfg->muzero.awpo_clip;
+    if (c->awpo && !c->sampled) {
+        snprintf(err, err_len, "muzero.awpo=true needs mcts.mode=sampled (the search that exports advantages)");
+        return MZ_EXIT_USAGE;
+    }
     c->learner.lr = (mz_lr_schedule){(float)cfg->muzero.lr, cfg->muzero.lr_warmup_updates, decay > 0 ? decay : 0, (float)cfg->muzero.lr_floor};
     c->env_steps = cfg->total_env_steps;
     c->rollout_steps = (int)cfg->muzero.rollout_steps;
@@ -243,7 +252,7 @@ int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *devic
         if (r.env_steps >= next_log || done) {
             while (next_log <= r.env_steps) next_log += cfg->log.interval_steps;
             double t = now_seconds(), dt = t - t_last > 1e-9 ? t - t_last : 1e-9;
-            mz_metric m[16];
+            mz_metric m[24];
             int n = 0;
             m[n++] = (mz_metric){"steps_per_second", (double)(r.env_steps - steps_last) / dt};
             m[n++] = (mz_metric){"updates_per_second", (double)(r.updates - updates_last) / dt};
@@ -259,6 +268,10 @@ int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *devic
                 m[n++] = (mz_metric){"grad_norm", st->grad_norm};
                 m[n++] = (mz_metric){"learning_rate", st->lr};
                 m[n++] = (mz_metric){"mean_priority", st->mean_priority};
+                if (sc.target_bootstrap) {
+                    m[n++] = (mz_metric){"target_value", st->target_value};
+                    m[n++] = (mz_metric){"target_bootstrap_shift", st->bootstrap_shift};
+                }
             }
             if (r.episodes > 0) m[n++] = (mz_metric){"train_episode_return", r.train_return};
             mz_runlog_row(rl, r.updates, r.env_steps, m, n);

@@ -100,6 +100,7 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     rc.E = c->E, rc.N = s->N, rc.O = s->O, rc.A = s->A, rc.max_batch = c->learner.batch, rc.seed = c->seed;
     s->rb = replay_create(&rc);
     s->learner = learner_create(s->model, s->rb, &c->learner);
+    if (c->target_bootstrap) learner_use_target(s->learner, c->target_ema, c->target_interval);
     size_t NO = (size_t)s->N * s->O, NA = (size_t)s->N * s->A;
     s->d_logits = be->alloc(be, (size_t)maxE * NA * sizeof(float));
     s->d_value = be->alloc(be, (size_t)maxE * sizeof(float));

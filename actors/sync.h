@@ -30,6 +30,11 @@ typedef struct {
     mcts_sampled_params sampled_params;
     replay_config replay;   /* E, N, O, A, K, max_batch, seed filled in */
     learner_config learner;
+    int target_bootstrap;   /* 1: value targets bootstrap from a target network (learner_use_target) */
+    float target_ema;       /* its EMA rate, or 0 for a copy every target_interval updates */
+    int64_t target_interval;
+    int awpo;               /* sampled search: AWPO policy targets (learner/awpo.h) */
+    float awpo_alpha, awpo_clip;
     int64_t env_steps;      /* budget: environment steps (per env, summed over envs) */
     int rollout_steps;      /* steps of every env per rollout phase */
     int updates;            /* U: learner updates per rollout phase */

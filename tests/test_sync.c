@@ -81,7 +81,8 @@ static void test_chain(void **state) {
 
 /* Save -> load -> continue gives bitwise the losses, gradient norms and
  * parameters of running straight through, with an evaluation (its own
- * search noise) in the middle of both runs. */
+ * search noise) in the middle of both runs: joint search with a target
+ * network copied every 5 updates, and sampled search. */
 #define RESUME_PHASES 12
 static sync_config resume_config(int sampled) {
     sync_config c = base_config("chain", "n2-l5", 7);
@@ -89,6 +90,7 @@ static sync_config resume_config(int sampled) {
     c.replay.K = 2, c.replay.n_step = 3, c.replay.discount = 0.97f, c.replay.T = 64;
     c.learner.batch = 8, c.eval_envs = 2;
     c.learner.lr = (mz_lr_schedule){3e-3f, 5, 20, 1e-4f};
+    if (!sampled) c.target_bootstrap = 1, c.target_interval = 5; /* the target network is state too */
     if (sampled) {
         c.sampled = 1;
         mcts_sampled_params_default(&c.sampled_params, 8);
