@@ -268,6 +268,11 @@ int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *devic
                 m[n++] = (mz_metric){"grad_norm", st->grad_norm};
                 m[n++] = (mz_metric){"learning_rate", st->lr};
                 m[n++] = (mz_metric){"mean_priority", st->mean_priority};
+                if (sc.awpo) {
+                    m[n++] = (mz_metric){"awpo_advantage_std", r.awpo.adv_std};
+                    m[n++] = (mz_metric){"awpo_weight_mean", r.awpo.weight_mean};
+                    m[n++] = (mz_metric){"awpo_weight_max", r.awpo.weight_max};
+                }
                 if (sc.target_bootstrap) {
                     m[n++] = (mz_metric){"target_value", st->target_value};
                     m[n++] = (mz_metric){"target_bootstrap_shift", st->bootstrap_shift};

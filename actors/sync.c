@@ -25,6 +25,9 @@ struct sync_run {
     /* host staging */
     float *h_obs, *h_pol, *h_val, *h_rew, *h_fval, *h_ret, *h_logits;
     int32_t *h_act;
+    int32_t *h_joint;       /* awpo: [E][K][N] root slots */
+    float *h_slot_w, *h_slot_adv; /* awpo: [E][K] */
+    awpo_stats awpo;
     uint8_t *h_term, *h_trunc, *h_done_any, *h_won;
     double rets[RET_WINDOW];
     int64_t n_rets;
@@ -116,6 +119,13 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     s->h_trunc = xcalloc((size_t)maxE, 1);
     s->h_done_any = xcalloc((size_t)maxE, 1);
     s->h_won = xcalloc((size_t)maxE, 1);
+    if (c->awpo) {
+        MZ_CHECK(c->sampled, "sync: AWPO needs the sampled search's advantages");
+        size_t EK = (size_t)c->E * c->sampled_params.K;
+        s->h_joint = xcalloc(EK * s->N, sizeof(int32_t));
+        s->h_slot_w = xcalloc(EK, sizeof(float));
+        s->h_slot_adv = xcalloc(EK, sizeof(float));
+    }
     mz_vecenv_reset(s->env);
     return s;
 }
@@ -125,7 +135,7 @@ void sync_destroy(sync_run *s) {
     s->be->free(s->be, s->d_logits);
     s->be->free(s->be, s->d_value);
     void *all[] = {s->h_obs, s->h_pol, s->h_logits, s->h_val, s->h_rew, s->h_fval, s->h_ret, s->h_act, s->h_term,
-                   s->h_trunc, s->h_done_any, s->h_won};
+                   s->h_trunc, s->h_done_any, s->h_won, s->h_joint, s->h_slot_w, s->h_slot_adv};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     learner_destroy(s->learner);
     replay_destroy(s->rb);
@@ -178,6 +188,14 @@ static void rollout_step(sync_run *s) {
     be->copy_d2h(be, s->h_act, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
     be->copy_d2h(be, s->h_pol, search_policy(s, 0), (size_t)E * NA * sizeof(float));
     be->copy_d2h(be, s->h_val, search_root_value(s), (size_t)E * sizeof(float));
+    if (s->cfg.awpo) { /* the policy targets become AWPO's (learner/awpo.h) */
+        int K = s->cfg.sampled_params.K;
+        be->copy_d2h(be, s->h_joint, mcts_sampled_root_joint(s->sampled), (size_t)E * K * s->N * sizeof(int32_t));
+        be->copy_d2h(be, s->h_slot_w, mcts_sampled_root_weights(s->sampled), (size_t)E * K * sizeof(float));
+        be->copy_d2h(be, s->h_slot_adv, mcts_sampled_root_advantage(s->sampled), (size_t)E * K * sizeof(float));
+        awpo_policy_targets(s->h_pol, s->h_joint, s->h_slot_w, s->h_slot_adv, E, K, s->N, s->A, s->cfg.awpo_alpha,
+                            s->cfg.awpo_clip, &s->awpo);
+    }
     be->copy_d2d(be, b->actions, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
     mz_vecenv_step(s->env);
     be->copy_d2h(be, s->h_rew, b->reward, (size_t)E * sizeof(float));
@@ -214,6 +232,7 @@ void sync_position(const sync_run *s, sync_result *out) {
     double sum = 0.0;
     for (int i = 0; i < n; i++) sum += s->rets[i];
     out->train_return = n ? sum / n : 0.0;
+    out->awpo = s->awpo;
 }
 
 double sync_evaluate(sync_run *s, int use_search, double *returns) {

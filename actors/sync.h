@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "envs/vecenv.h"
+#include "learner/awpo.h"
 #include "learner/learner.h"
 #include "mcts/multiagent.h"
 #include "mcts/sampled.h"
@@ -49,6 +50,7 @@ typedef struct {
     double eval_search;     /* mean return, greedy on the search policy */
     double eval_prior;      /* mean return, greedy on the prior policy (no search) */
     learner_stats last;
+    awpo_stats awpo;        /* of the last rollout step's roots (awpo on) */
 } sync_result;
 
 typedef struct sync_run sync_run;
