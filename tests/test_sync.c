@@ -162,12 +162,44 @@ static void test_resume_exact_sampled(void **state) {
     resume_case(1);
 }
 
+/* Full sync iterations (rollout with joint search and root masks, env
+ * step, replay, updates with a target network) on the emulated CUDA backend
+ * give the CPU backend's losses, bitwise. */
+static void test_cpu_emu_parity(void **state) {
+    (void)state;
+    char err[512];
+    sync_config c = resume_config(0);
+    learner_stats cpu[RESUME_PHASES / 2], emu[RESUME_PHASES / 2];
+    memset(cpu, 0, sizeof cpu), memset(emu, 0, sizeof emu);
+    sync_run *a = sync_create(test_cpu_backend(), &c, err, sizeof err);
+    sync_run *b = sync_create(test_emu_backend(), &c, err, sizeof err);
+    if (!a || !b) fail_msg("%s", err);
+    int updates = 0;
+    for (int i = 0; i < RESUME_PHASES / 2; i++) {
+        sync_result r;
+        memset(&r, 0, sizeof r);
+        assert_true(sync_iterate(a, &r));
+        cpu[i] = r.last;
+        memset(&r, 0, sizeof r);
+        assert_true(sync_iterate(b, &r));
+        emu[i] = r.last;
+        updates += cpu[i].step > 0;
+        assert_true(fabsf(cpu[i].loss.total - emu[i].loss.total) <= 1e-5f * (1.0f + fabsf(cpu[i].loss.total)));
+        assert_true(fabsf(cpu[i].grad_norm - emu[i].grad_norm) <= 1e-5f * (1.0f + cpu[i].grad_norm));
+    }
+    assert_true(updates >= 2);
+    assert_memory_equal(cpu, emu, sizeof cpu); /* the emulation runs the same float operations in the same order */
+    sync_destroy(a);
+    sync_destroy(b);
+}
+
 static int run_sync(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_climbing),
         cmocka_unit_test(test_chain),
         cmocka_unit_test(test_resume_exact),
         cmocka_unit_test(test_resume_exact_sampled),
+        cmocka_unit_test(test_cpu_emu_parity),
     };
     return MZ_RUN_GROUP("sync", tests);
 }
