@@ -42,17 +42,13 @@ static void report(const char *how, const double *returns, const double *won, in
 int mz_mazero_eval(const mz_config *cfg, mz_backend *be, const char *what, const char *gif_path) {
     char err[1024], model[1024], state[1024], run_dir[1024];
     int rc = mz_mazero_run_paths(what, model, state, run_dir, sizeof model, err, sizeof err);
-    sync_config sc;
-    if (rc == 0) rc = mz_mazero_sync_config(&sc, cfg, err, sizeof err);
     if (rc) {
         fprintf(stderr, "mazero eval: %s\n", err);
         return rc;
     }
-    sync_run *s = sync_create(be, &sc, err, sizeof err);
-    if (!s) {
-        fprintf(stderr, "mazero eval: %s\n", err);
-        return MZ_EXIT_USAGE;
-    }
+    sync_config sc;
+    sync_run *s = mz_mazero_sync_create(cfg, be, "eval", &sc, &rc);
+    if (!s) return rc;
     int64_t step = 0;
     if (mz_checkpoint_load(model, sync_params(s), false, &step, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "mazero eval: %s\n", err);

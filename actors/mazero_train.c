@@ -164,6 +164,17 @@ static void evaluate(mz_runlog *rl, sync_run *s, double *returns, int n, int64_t
     mz_runlog_row(rl, updates, env_steps, m, 2);
 }
 
+sync_run *mz_mazero_sync_create(const mz_config *cfg, mz_backend *be, const char *who, sync_config *c, int *rc) {
+    char err[1024];
+    *rc = mz_mazero_sync_config(c, cfg, err, sizeof err);
+    sync_run *s = *rc ? NULL : sync_create(be, c, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "mazero %s: %s\n", who, err);
+        if (!*rc) *rc = MZ_EXIT_USAGE;
+    }
+    return s;
+}
+
 int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_line) {
     return mz_mazero_train_from(cfg, be, device_line, NULL);
 }
@@ -187,17 +198,9 @@ int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *devic
         return MZ_EXIT_USAGE;
     }
     sync_config sc;
-    int rc = mz_mazero_sync_config(&sc, cfg, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "mazero train: %s\n", err);
-        return rc;
-    }
-    sync_run *s = sync_create(be, &sc, err, sizeof err);
-    if (!s) {
-        fprintf(stderr, "mazero train: %s\n", err);
-        return MZ_EXIT_USAGE;
-    }
     int exit_code = 0;
+    sync_run *s = mz_mazero_sync_create(cfg, be, "train", &sc, &exit_code);
+    if (!s) return exit_code;
     char run_dir[1024];
     if (resume && (exit_code = resume_run(s, resume, run_dir, sizeof run_dir)) != 0) {
         sync_destroy(s);

@@ -19,6 +19,9 @@ int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *devic
 /* The sync loop's settings from cfg's env.*, mcts.* and muzero.* keys; 0,
  * or 2 with a reason in err. */
 int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_t err_len);
+/* The sync loop of cfg with its settings in *c; NULL after printing
+ * "mazero WHO: reason" with the exit status in *rc. */
+sync_run *mz_mazero_sync_create(const mz_config *cfg, mz_backend *be, const char *who, sync_config *c, int *rc);
 
 /* A run directory (its final checkpoints/model.safetensors) or a
  * checkpoint file to the checkpoint, its state file (<name>.state.safetensors)
