@@ -3,12 +3,13 @@
  * through src/runlog.h (progress line, metrics.jsonl, marl-eval
  * metrics.json) and world-model checkpoints (values and AdamW moments) every
  * muzero.checkpoint_interval_updates updates, at the end and on SIGINT or
- * SIGTERM. Resume from a checkpoint is not built: a run always starts from
- * fresh parameters. */
+ * SIGTERM, each with the run's state beside it (sync_save_state) so that
+ * `resume=` continues the run exactly. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "actors/mazero_train.h"
@@ -32,7 +33,7 @@ static int64_t planned_updates(const mz_config *cfg) {
     return u > 1 ? u : 1;
 }
 
-static int sync_config_from(sync_config *c, const mz_config *cfg, char *err, size_t err_len) {
+int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_t err_len) {
     memset(c, 0, sizeof *c);
     uint64_t seed = (uint64_t)cfg->seed;
     if (mz_env_params_resolve(&c->env, cfg->env.name, cfg->env.scenario, (int)cfg->env.max_steps, seed, err, err_len))
@@ -77,6 +78,15 @@ static int sync_config_from(sync_config *c, const mz_config *cfg, char *err, siz
     c->learner.batch = (int)cfg->muzero.batch_size;
     c->learner.adamw = (mz_adamw_config){0.9f, 0.999f, 1e-8f, (float)cfg->muzero.weight_decay, (float)cfg->muzero.max_grad_norm, 1.0f};
     int64_t decay = cfg->muzero.lr_decay_updates ? cfg->muzero.lr_decay_updates : updates - cfg->muzero.lr_warmup_updates;
+    c->target_bootstrap = cfg->muzero.value_bootstrap == MZ_BOOTSTRAP_TARGET;
+    c->target_ema = (float)cfg->muzero.target_ema;
+    c->target_interval = cfg->muzero.target_update_interval;
+    c->awpo = cfg->muzero.awpo;
+    c->awpo_alpha = (float)cfg->muzero.awpo_alpha, c->awpo_clip = (float)cfg->muzero.awpo_clip;
+    if (c->awpo && !c->sampled) {
+        snprintf(err, err_len, "muzero.awpo=true needs mcts.mode=sampled (the search that exports advantages)");
+        return MZ_EXIT_USAGE;
+    }
     c->learner.lr = (mz_lr_schedule){(float)cfg->muzero.lr, cfg->muzero.lr_warmup_updates, decay > 0 ? decay : 0, (float)cfg->muzero.lr_floor};
     c->env_steps = cfg->total_env_steps;
     c->rollout_steps = (int)cfg->muzero.rollout_steps;
@@ -87,13 +97,60 @@ static int sync_config_from(sync_config *c, const mz_config *cfg, char *err, siz
     return 0;
 }
 
-/* checkpoints/<name>.safetensors: the world model with its AdamW moments */
+/* checkpoints/<name>.safetensors: the world model with its AdamW moments;
+ * <name>.state.safetensors: the rest of the run, for resume */
 static int save_checkpoint(mz_runlog *rl, sync_run *s, const char *name, const char *cfg_json, int64_t updates) {
     char path[1024], err[512];
     snprintf(path, sizeof path, "%s/%s.safetensors", mz_runlog_checkpoint_dir(rl), name);
     if (mz_checkpoint_save(path, sync_params(s), true, cfg_json, updates, err, sizeof err) != 0) {
         mz_runlog_print(rl, "mazero train: cannot write checkpoint %s: %s", path, err);
         return MZ_EXIT_RUNTIME;
+    }
+    snprintf(path, sizeof path, "%s/%s.state.safetensors", mz_runlog_checkpoint_dir(rl), name);
+    if (sync_save_state(s, path, err, sizeof err) != 0) {
+        mz_runlog_print(rl, "mazero train: cannot write the run state %s: %s", path, err);
+        return MZ_EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+int mz_mazero_run_paths(const char *arg, char *model, char *state, char *run_dir, size_t len, char *err,
+                        size_t err_len) {
+    struct stat st;
+    if (stat(arg, &st) != 0) {
+        snprintf(err, err_len, "'%s': no such run directory or checkpoint", arg);
+        return MZ_EXIT_USAGE;
+    }
+    size_t n = strlen(arg);
+    while (n > 1 && arg[n - 1] == '/') n--;
+    const char *suffix = ".safetensors";
+    size_t sl = strlen(suffix);
+    int cut;
+    if (S_ISDIR(st.st_mode)) {
+        cut = snprintf(run_dir, len, "%.*s", (int)n, arg) >= (int)len;
+        cut |= snprintf(model, len, "%s/checkpoints/model.safetensors", run_dir) >= (int)len;
+        cut |= snprintf(state, len, "%s/checkpoints/model.state.safetensors", run_dir) >= (int)len;
+    } else if (n > sl && !strncmp(arg + n - sl, suffix, sl)) {
+        cut = snprintf(model, len, "%s", arg) >= (int)len;
+        cut |= snprintf(state, len, "%.*s.state.safetensors", (int)(n - sl), arg) >= (int)len;
+        /* RUN_DIR/checkpoints/NAME.safetensors */
+        cut |= snprintf(run_dir, len, "%s", arg) >= (int)len;
+        for (int up = 0; up < 2 && !cut; up++) {
+            char *slash = strrchr(run_dir, '/');
+            if (slash) *slash = '\0';
+            else snprintf(run_dir, len, ".");
+        }
+    } else {
+        snprintf(err, err_len, "'%s' is neither a run directory nor a .safetensors checkpoint", arg);
+        return MZ_EXIT_USAGE;
+    }
+    if (cut) {
+        snprintf(err, err_len, "'%s': path too long", arg);
+        return MZ_EXIT_USAGE;
+    }
+    if (stat(model, &st) != 0) {
+        snprintf(err, err_len, "'%s': no checkpoint %s", arg, model);
+        return MZ_EXIT_USAGE;
     }
     return 0;
 }
@@ -108,26 +165,51 @@ static void evaluate(mz_runlog *rl, sync_run *s, double *returns, int n, int64_t
     mz_runlog_row(rl, updates, env_steps, m, 2);
 }
 
+sync_run *mz_mazero_sync_create(const mz_config *cfg, mz_backend *be, const char *who, sync_config *c, int *rc) {
+    char err[1024];
+    *rc = mz_mazero_sync_config(c, cfg, err, sizeof err);
+    sync_run *s = *rc ? NULL : sync_create(be, c, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "mazero %s: %s\n", who, err);
+        if (!*rc) *rc = MZ_EXIT_USAGE;
+    }
+    return s;
+}
+
 int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_line) {
+    return mz_mazero_train_from(cfg, be, device_line, NULL);
+}
+
+/* Loads the model (with AdamW moments) and the run state of `resume`; 0, or
+ * an exit status after saying why. */
+static int resume_run(sync_run *s, const char *resume, char *run_dir, size_t len) {
+    char model[1024], state[1024], err[1024];
+    int rc = mz_mazero_run_paths(resume, model, state, run_dir, len, err, sizeof err);
+    if (rc == 0 && mz_checkpoint_load(model, sync_params(s), true, NULL, NULL, err, sizeof err) != 0)
+        rc = MZ_EXIT_USAGE;
+    if (rc == 0 && sync_load_state(s, state, err, sizeof err) != 0) rc = MZ_EXIT_USAGE;
+    if (rc) fprintf(stderr, "mazero train: resume=%s: %s\n", resume, err);
+    return rc;
+}
+
+int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *device_line, const char *resume) {
     char err[1024];
     if (cfg->mode == MZ_MODE_ASYNC) {
         fprintf(stderr, "mazero train: mode=async is not built yet (issue #9); use mode=sync\n");
         return MZ_EXIT_USAGE;
     }
     sync_config sc;
-    int rc = sync_config_from(&sc, cfg, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "mazero train: %s\n", err);
-        return rc;
-    }
-    sync_run *s = sync_create(be, &sc, err, sizeof err);
-    if (!s) {
-        fprintf(stderr, "mazero train: %s\n", err);
-        return MZ_EXIT_USAGE;
+    int exit_code = 0;
+    sync_run *s = mz_mazero_sync_create(cfg, be, "train", &sc, &exit_code);
+    if (!s) return exit_code;
+    char run_dir[1024];
+    if (resume && (exit_code = resume_run(s, resume, run_dir, sizeof run_dir)) != 0) {
+        sync_destroy(s);
+        return exit_code;
     }
     mz_dist_broadcast_params(sync_params(s)); /* data-parallel: every rank starts from rank 0's model */
-    int exit_code = 0;
-    mz_runlog *rl = mz_runlog_open(cfg, &exit_code, err, sizeof err);
+    mz_runlog *rl = resume ? mz_runlog_reopen(cfg, run_dir, &exit_code, err, sizeof err)
+                           : mz_runlog_open(cfg, &exit_code, err, sizeof err);
     if (!rl) {
         fprintf(stderr, "mazero train: %s\n", err);
         sync_destroy(s);
@@ -149,14 +231,22 @@ int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_lin
     char *cfg_json = mz_config_to_json(cfg);
     MZ_CHECK(returns && cfg_json, "mazero train: out of host memory");
 
-    evaluate(rl, s, returns, n_eval, 0, 0); /* the untrained model: the curve's start */
+    sync_result r;
+    memset(&r, 0, sizeof r);
+    sync_position(s, &r);
+    if (resume)
+        mz_runlog_print(rl, "resumed from %s at %lld env steps, %lld updates", resume, (long long)r.env_steps,
+                        (long long)r.updates);
+    else
+        evaluate(rl, s, returns, n_eval, 0, 0); /* the untrained model: the curve's start */
     const int64_t eval_every = cfg->muzero.eval_interval_updates;
     const int64_t ckpt_every = cfg->muzero.checkpoint_interval_updates;
     int64_t next_log = cfg->log.interval_steps, next_eval = eval_every, next_ckpt = ckpt_every;
+    while (next_log <= r.env_steps) next_log += cfg->log.interval_steps;
+    while (next_eval <= r.updates) next_eval += eval_every;
+    while (ckpt_every > 0 && next_ckpt <= r.updates) next_ckpt += ckpt_every;
     double t0 = now_seconds(), t_last = t0;
-    int64_t steps_last = 0, updates_last = 0;
-    sync_result r;
-    memset(&r, 0, sizeof r);
+    int64_t steps_last = r.env_steps, updates_last = r.updates;
     while (exit_code == 0) {
         if (mz_runlog_stop_requested()) {
             exit_code = 128 + mz_runlog_stop_signal();
@@ -167,7 +257,7 @@ int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_lin
         if (r.env_steps >= next_log || done) {
             while (next_log <= r.env_steps) next_log += cfg->log.interval_steps;
             double t = now_seconds(), dt = t - t_last > 1e-9 ? t - t_last : 1e-9;
-            mz_metric m[16];
+            mz_metric m[24];
             int n = 0;
             m[n++] = (mz_metric){"steps_per_second", (double)(r.env_steps - steps_last) / dt};
             m[n++] = (mz_metric){"updates_per_second", (double)(r.updates - updates_last) / dt};
@@ -183,6 +273,15 @@ int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_lin
                 m[n++] = (mz_metric){"grad_norm", st->grad_norm};
                 m[n++] = (mz_metric){"learning_rate", st->lr};
                 m[n++] = (mz_metric){"mean_priority", st->mean_priority};
+                if (sc.awpo) {
+                    m[n++] = (mz_metric){"awpo_advantage_std", r.awpo.adv_std};
+                    m[n++] = (mz_metric){"awpo_weight_mean", r.awpo.weight_mean};
+                    m[n++] = (mz_metric){"awpo_weight_max", r.awpo.weight_max};
+                }
+                if (sc.target_bootstrap) {
+                    m[n++] = (mz_metric){"target_value", st->target_value};
+                    m[n++] = (mz_metric){"target_bootstrap_shift", st->bootstrap_shift};
+                }
             }
             if (r.episodes > 0) m[n++] = (mz_metric){"train_episode_return", r.train_return};
             mz_runlog_row(rl, r.updates, r.env_steps, m, n);

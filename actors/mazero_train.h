@@ -2,6 +2,7 @@
 #ifndef MZ_ACTORS_MAZERO_TRAIN_H
 #define MZ_ACTORS_MAZERO_TRAIN_H
 
+#include "actors/sync.h"
 #include "src/backend.h"
 #include "src/config.h"
 
@@ -9,5 +10,31 @@
  * returns the exit status: 0, 1 (runtime), 2 (config), 128+signal when
  * stopped by SIGINT/SIGTERM (after saving the model). */
 int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_line);
+/* The same, resuming the run of `resume` (a run directory or a checkpoint,
+ * see mz_mazero_run_paths; NULL starts afresh): the model, AdamW moments
+ * and the state file beside the checkpoint are loaded, and the run goes on
+ * in its own directory, appending to its metrics. */
+int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *device_line, const char *resume);
+
+/* The sync loop's settings from cfg's env.*, mcts.* and muzero.* keys; 0,
+ * or 2 with a reason in err. */
+int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_t err_len);
+/* The sync loop of cfg with its settings in *c; NULL after printing
+ * "mazero WHO: reason" with the exit status in *rc. */
+sync_run *mz_mazero_sync_create(const mz_config *cfg, mz_backend *be, const char *who, sync_config *c, int *rc);
+
+/* A run directory (its final checkpoints/model.safetensors) or a
+ * checkpoint file to the checkpoint, its state file (<name>.state.safetensors)
+ * and the run directory, each of len bytes. 0, or 2 with a reason in err. */
+int mz_mazero_run_paths(const char *arg, char *model, char *state, char *run_dir, size_t len, char *err,
+                        size_t err_len);
+
+/* `mazero eval` for algo=mazero: loads the checkpoint of `what` (see
+ * mz_mazero_run_paths) into a model built from cfg, plays cfg's
+ * muzero.eval_episodes greedy episodes with search and with the prior,
+ * prints mean return with its 95% confidence interval (and win rate where
+ * the env defines one), and writes one episode as a GIF when gif_path is
+ * not NULL. Returns the exit status. */
+int mz_mazero_eval(const mz_config *cfg, mz_backend *be, const char *what, const char *gif_path);
 
 #endif

@@ -26,7 +26,10 @@ struct sync_run {
     /* host staging */
     float *h_obs, *h_pol, *h_val, *h_rew, *h_fval, *h_ret, *h_logits;
     int32_t *h_act;
-    uint8_t *h_term, *h_trunc, *h_done_any;
+    int32_t *h_joint;       /* awpo: [E][K][N] root slots */
+    float *h_slot_w, *h_slot_adv; /* awpo: [E][K] */
+    awpo_stats awpo;
+    uint8_t *h_term, *h_trunc, *h_done_any, *h_won;
     double rets[RET_WINDOW];
     int64_t n_rets;
     int64_t env_steps, updates;
@@ -89,10 +92,19 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     s->env = mz_vecenv_create(be, &ep, c->E);
     ep.seed = c->env.seed + 0x9e3779b9u;
     s->eval_env = mz_vecenv_create(be, &ep, c->eval_envs);
+    /* the searches read the envs' legal-action masks at every root */
+    if (c->sampled) {
+        mcts_sampled_set_avail(s->sampled, s->env->buf.avail);
+        mcts_sampled_set_avail(s->eval_sampled, s->eval_env->buf.avail);
+    } else {
+        mcts_ma_set_avail(s->search, s->env->buf.avail);
+        mcts_ma_set_avail(s->eval_search, s->eval_env->buf.avail);
+    }
     replay_config rc = c->replay;
     rc.E = c->E, rc.N = s->N, rc.O = s->O, rc.A = s->A, rc.max_batch = c->learner.batch, rc.seed = c->seed;
     s->rb = replay_create(&rc);
     s->learner = learner_create(s->model, s->rb, &c->learner);
+    if (c->target_bootstrap) learner_use_target(s->learner, c->target_ema, c->target_interval);
     size_t NO = (size_t)s->N * s->O, NA = (size_t)s->N * s->A;
     s->d_logits = be->alloc(be, (size_t)maxE * NA * sizeof(float));
     s->d_value = be->alloc(be, (size_t)maxE * sizeof(float));
@@ -107,6 +119,14 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     s->h_term = xcalloc((size_t)maxE, 1);
     s->h_trunc = xcalloc((size_t)maxE, 1);
     s->h_done_any = xcalloc((size_t)maxE, 1);
+    s->h_won = xcalloc((size_t)maxE, 1);
+    if (c->awpo) {
+        MZ_CHECK(c->sampled, "sync: AWPO needs the sampled search's advantages");
+        size_t EK = (size_t)c->E * c->sampled_params.K;
+        s->h_joint = xcalloc(EK * s->N, sizeof(int32_t));
+        s->h_slot_w = xcalloc(EK, sizeof(float));
+        s->h_slot_adv = xcalloc(EK, sizeof(float));
+    }
     mz_vecenv_reset(s->env);
     return s;
 }
@@ -116,7 +136,7 @@ void sync_destroy(sync_run *s) {
     s->be->free(s->be, s->d_logits);
     s->be->free(s->be, s->d_value);
     void *all[] = {s->h_obs, s->h_pol, s->h_logits, s->h_val, s->h_rew, s->h_fval, s->h_ret, s->h_act, s->h_term,
-                   s->h_trunc, s->h_done_any};
+                   s->h_trunc, s->h_done_any, s->h_won, s->h_joint, s->h_slot_w, s->h_slot_adv};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     learner_destroy(s->learner);
     replay_destroy(s->rb);
@@ -169,6 +189,14 @@ static void rollout_step(sync_run *s) {
     be->copy_d2h(be, s->h_act, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
     be->copy_d2h(be, s->h_pol, search_policy(s, 0), (size_t)E * NA * sizeof(float));
     be->copy_d2h(be, s->h_val, search_root_value(s), (size_t)E * sizeof(float));
+    if (s->cfg.awpo) { /* the policy targets become AWPO's (learner/awpo.h) */
+        int K = s->cfg.sampled_params.K;
+        be->copy_d2h(be, s->h_joint, mcts_sampled_root_joint(s->sampled), (size_t)E * K * s->N * sizeof(int32_t));
+        be->copy_d2h(be, s->h_slot_w, mcts_sampled_root_weights(s->sampled), (size_t)E * K * sizeof(float));
+        be->copy_d2h(be, s->h_slot_adv, mcts_sampled_root_advantage(s->sampled), (size_t)E * K * sizeof(float));
+        awpo_policy_targets(s->h_pol, s->h_joint, s->h_slot_w, s->h_slot_adv, E, K, s->N, s->A, s->cfg.awpo_alpha,
+                            s->cfg.awpo_clip, &s->awpo);
+    }
     be->copy_d2d(be, b->actions, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
     mz_vecenv_step(s->env);
     be->copy_d2h(be, s->h_rew, b->reward, (size_t)E * sizeof(float));
@@ -194,6 +222,11 @@ int sync_iterate(sync_run *s, sync_result *out) {
             learner_update(s->learner, &out->last);
             s->updates++;
         }
+    sync_position(s, out);
+    return 1;
+}
+
+void sync_position(const sync_run *s, sync_result *out) {
     out->env_steps = s->env_steps;
     out->updates = s->updates;
     out->episodes = s->n_rets;
@@ -201,10 +234,15 @@ int sync_iterate(sync_run *s, sync_result *out) {
     double sum = 0.0;
     for (int i = 0; i < n; i++) sum += s->rets[i];
     out->train_return = n ? sum / n : 0.0;
-    return 1;
+    out->awpo = s->awpo;
 }
 
 double sync_evaluate(sync_run *s, int use_search, double *returns) {
+    return sync_evaluate_episodes(s, use_search, returns, NULL, NULL, NULL);
+}
+
+double sync_evaluate_episodes(sync_run *s, int use_search, double *returns, double *won, sync_frame_fn frame,
+                              void *ctx) {
     mz_backend *be = s->be;
     int E = s->cfg.eval_envs, A = s->A, N = s->N;
     mz_env_buffers *b = &s->eval_env->buf;
@@ -212,8 +250,13 @@ double sync_evaluate(sync_run *s, int use_search, double *returns) {
     memset(s->h_done_any, 0, (size_t)E);
     double sum = 0.0;
     int finished = 0;
+    void *state = frame ? xcalloc(1, (size_t)s->eval_env->params.state_bytes) : NULL;
     for (int guard = 0; finished < E; guard++) {
         MZ_CHECK(guard < 100000, "sync: evaluation episodes did not end in 100000 steps");
+        if (frame && !s->h_done_any[0]) {
+            mz_vecenv_get_state(s->eval_env, 0, state);
+            frame(ctx, &s->eval_env->params, state);
+        }
         mcts_ma_model mm = wm_search_model(s->model);
         wm_search_set_obs(s->model, b->obs, E);
         const float *scores;
@@ -236,14 +279,50 @@ double sync_evaluate(sync_run *s, int use_search, double *returns) {
         be->copy_d2h(be, s->h_term, b->terminated, (size_t)E);
         be->copy_d2h(be, s->h_trunc, b->truncated, (size_t)E);
         be->copy_d2h(be, s->h_ret, b->done_return, (size_t)E * sizeof(float));
+        if (won) be->copy_d2h(be, s->h_won, b->done_won, (size_t)E);
         for (int e = 0; e < E; e++)
             if ((s->h_term[e] || s->h_trunc[e]) && !s->h_done_any[e]) {
                 s->h_done_any[e] = 1;
                 sum += s->h_ret[e];
                 if (returns) returns[e] = s->h_ret[e];
+                if (won) won[e] = s->h_won[e] ? 1.0 : 0.0;
                 finished++;
             }
     }
+    free(state);
     mz_vecenv_reset(s->eval_env);
     return sum / E;
+}
+
+#define SYNC_STATE_BLOCKS 64
+
+static int state_blocks(sync_run *s, mz_state_block *list) {
+    int n = 0, max = SYNC_STATE_BLOCKS;
+    mz_state_add(list, &n, max, "sync.env_steps", &s->env_steps, sizeof s->env_steps, 0);
+    mz_state_add(list, &n, max, "sync.updates", &s->updates, sizeof s->updates, 0);
+    mz_state_add(list, &n, max, "sync.returns", s->rets, sizeof s->rets, 0);
+    mz_state_add(list, &n, max, "sync.episodes", &s->n_rets, sizeof s->n_rets, 0);
+    learner_state_blocks(s->learner, list, &n, max);
+    replay_state_blocks(s->rb, list, &n, max);
+    mz_vecenv_state_blocks(s->env, "env", list, &n, max);
+    if (s->cfg.sampled) {
+        mcts_sampled_state_blocks(s->sampled, "search", list, &n, max);
+        mcts_sampled_state_blocks(s->eval_sampled, "eval_search", list, &n, max);
+    } else {
+        mcts_ma_state_blocks(s->search, "search", list, &n, max);
+        mcts_ma_state_blocks(s->eval_search, "eval_search", list, &n, max);
+    }
+    return n;
+}
+
+int sync_save_state(sync_run *s, const char *path, char *err, size_t err_len) {
+    mz_state_block list[SYNC_STATE_BLOCKS];
+    int n = state_blocks(s, list);
+    return mz_state_save(path, s->be, list, n, "sync", err, err_len);
+}
+
+int sync_load_state(sync_run *s, const char *path, char *err, size_t err_len) {
+    mz_state_block list[SYNC_STATE_BLOCKS];
+    int n = state_blocks(s, list);
+    return mz_state_load(path, s->be, list, n, "sync", err, err_len);
 }

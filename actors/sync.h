@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "envs/vecenv.h"
+#include "learner/awpo.h"
 #include "learner/learner.h"
 #include "mcts/multiagent.h"
 #include "mcts/sampled.h"
@@ -30,6 +31,11 @@ typedef struct {
     mcts_sampled_params sampled_params;
     replay_config replay;   /* E, N, O, A, K, max_batch, seed filled in */
     learner_config learner;
+    int target_bootstrap;   /* 1: value targets bootstrap from a target network (learner_use_target) */
+    float target_ema;       /* its EMA rate, or 0 for a copy every target_interval updates */
+    int64_t target_interval;
+    int awpo;               /* sampled search: AWPO policy targets (learner/awpo.h) */
+    float awpo_alpha, awpo_clip;
     int64_t env_steps;      /* budget: environment steps (per env, summed over envs) */
     int rollout_steps;      /* steps of every env per rollout phase */
     int updates;            /* U: learner updates per rollout phase */
@@ -44,6 +50,7 @@ typedef struct {
     double eval_search;     /* mean return, greedy on the search policy */
     double eval_prior;      /* mean return, greedy on the prior policy (no search) */
     learner_stats last;
+    awpo_stats awpo;        /* of the last rollout step's roots (awpo on) */
 } sync_result;
 
 typedef struct sync_run sync_run;
@@ -57,7 +64,25 @@ int sync_iterate(sync_run *s, sync_result *out);
  * or on the prior; the mean return, and each return in returns
  * [eval_envs] when not NULL. */
 double sync_evaluate(sync_run *s, int use_search, double *returns);
+/* The same, also with each episode's success flag in won [eval_envs] (the
+ * env's done_won; may be NULL) and, when frame is not NULL, frame(ctx,
+ * state) with evaluation env 0's state (host bytes) before each of its
+ * steps, for rendering one episode. */
+typedef void (*sync_frame_fn)(void *ctx, const mz_env_params *p, const void *state);
+double sync_evaluate_episodes(sync_run *s, int use_search, double *returns, double *won, sync_frame_fn frame,
+                              void *ctx);
+/* The counters and training return as sync_iterate reports them (after a
+ * resume: where the saved run was). */
+void sync_position(const sync_run *s, sync_result *out);
 /* The world model's parameter block (values, grads, AdamW moments). */
 mz_params *sync_params(sync_run *s);
+
+/* Resume: everything besides the model's parameter block (which goes to
+ * a checkpoint with its AdamW moments): replay contents, environment
+ * states, step, update and RNG counters, the return window. A run created
+ * from the same config, given the same checkpoint and this state, goes on
+ * bitwise as the saved one would have. 0, or -1 with a reason in err. */
+int sync_save_state(sync_run *s, const char *path, char *err, size_t err_len);
+int sync_load_state(sync_run *s, const char *path, char *err, size_t err_len);
 
 #endif

@@ -2,6 +2,7 @@
  * launchers are in envs/vecenv_cuda.cu. */
 #include "envs/vecenv.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,4 +108,26 @@ void mz_vecenv_get_state(mz_vecenv *v, int e, void *state) {
     MZ_CHECK(e >= 0 && e < v->E, "vecenv: environment %d out of range [0, %d)", e, v->E);
     size_t bytes = (size_t)v->params.state_bytes;
     v->be->copy_d2h(v->be, state, v->buf.states + (size_t)e * bytes, bytes);
+}
+
+void mz_vecenv_state_blocks(mz_vecenv *v, const char *prefix, mz_state_block *list, int *n, int max) {
+    const mz_env_params *p = &v->params;
+    size_t E = (size_t)v->E, EN = E * (size_t)p->N;
+    const struct {
+        const char *name;
+        void *data;
+        size_t bytes;
+    } parts[] = {
+        {"states", v->buf.states, E * (size_t)p->state_bytes},
+        {"obs", v->buf.obs, EN * (size_t)p->O * sizeof(float)},
+        {"global_state", v->buf.global_state, E * (size_t)p->S * sizeof(float)},
+        {"avail", v->buf.avail, EN * (size_t)p->A},
+        {"ep_return", v->buf.ep_return, E * sizeof(float)},
+        {"ep_length", v->buf.ep_length, E * sizeof(int32_t)},
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.%s", prefix, parts[i].name);
+        mz_state_add(list, n, max, name, parts[i].data, parts[i].bytes, 1);
+    }
 }

@@ -9,6 +9,7 @@
 
 #include "envs/env.h"
 #include "src/backend.h"
+#include "src/state_file.h"
 
 typedef struct {
     mz_backend *be;
@@ -35,5 +36,8 @@ void mz_vecenv_step(mz_vecenv *v);
  * and recompute its observation, or read it back. */
 void mz_vecenv_set_state(mz_vecenv *v, int e, const void *state);
 void mz_vecenv_get_state(mz_vecenv *v, int e, void *state);
+/* Every environment's state, observation, mask and running episode
+ * statistics (backend memory), for resuming a run mid-episode. */
+void mz_vecenv_state_blocks(mz_vecenv *v, const char *prefix, mz_state_block *list, int *n, int max);
 
 #endif

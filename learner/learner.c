@@ -1,10 +1,13 @@
 /* The MuZero update: see learner.h. No allocation after learner_create. */
 #include "learner/learner.h"
 
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "src/check.h"
 #include "src/dist.h"
+#include "src/nn/nn.h"
 
 struct learner {
     wm_model *model;
@@ -14,6 +17,12 @@ struct learner {
     int *env;        /* [batch] */
     int64_t *steps;  /* [batch] */
     int64_t t;       /* updates done */
+    /* target network */
+    wm_model *target;
+    float target_ema;
+    int64_t target_interval;
+    float *d_boot_obs, *d_boot_logits, *d_boot_value; /* [(K+1) B N O], [(K+1) B N A], [(K+1) B] */
+    float *h_boot_value;                              /* host [(K+1) B] */
 };
 
 learner *learner_create(wm_model *model, replay *rb, const learner_config *cfg) {
@@ -36,6 +45,11 @@ void learner_destroy(learner *l) {
     if (!l) return;
     mz_backend *be = wm_params(l->model)->be;
     be->free(be, l->dot);
+    if (l->target) {
+        be->free(be, l->d_boot_obs), be->free(be, l->d_boot_logits), be->free(be, l->d_boot_value);
+        free(l->h_boot_value);
+        wm_destroy(l->target);
+    }
     free(l->env);
     free(l->steps);
     free(l);
@@ -43,9 +57,74 @@ void learner_destroy(learner *l) {
 
 int64_t learner_steps(const learner *l) { return l->t; }
 
+/* Rewrites the batch's value targets that bootstrap from a stored root
+ * value with the target network's value of the same observation. */
+static void bootstrap_from_target(learner *l, learner_stats *out) {
+    const wm_config *c = wm_get_config(l->model);
+    mz_backend *be = wm_params(l->model)->be;
+    int rows = (c->K + 1) * l->cfg.batch;
+    replay_bootstrap rb = replay_last_bootstrap(l->rb);
+    be->copy_h2d(be, l->d_boot_obs, rb.obs, (size_t)rows * c->N * c->O * sizeof(float));
+    wm_search_set_obs(l->target, l->d_boot_obs, rows);
+    mcts_ma_model mm = wm_search_model(l->target);
+    mm.root(mm.ctx, be, rows, l->d_boot_logits, l->d_boot_value);
+    be->copy_d2h(be, l->h_boot_value, l->d_boot_value, (size_t)rows * sizeof(float));
+    double value = 0.0, shift = 0.0;
+    int n = 0;
+    for (int kb = 0; kb < rows; kb++) {
+        if (!(rb.coef[kb] > 0.0f)) continue;
+        float z = rb.partial[kb] + rb.coef[kb] * l->h_boot_value[kb];
+        value += l->h_boot_value[kb];
+        shift += fabsf(z - rb.values[kb]);
+        rb.values[kb] = z;
+        n++;
+    }
+    out->target_value = n ? (float)(value / n) : 0.0f;
+    out->bootstrap_shift = n ? (float)(shift / n) : 0.0f;
+}
+
+static void update_target(learner *l) {
+    mz_params *p = wm_params(l->model), *tp = wm_params(l->target);
+    if (l->target_ema > 0.0f)
+        mz_ema_update(p->be, tp->values, p->values, p->total, 1.0f - l->target_ema);
+    else if (l->t % l->target_interval == 0)
+        p->be->copy_d2d(p->be, tp->values, p->values, (size_t)p->total * sizeof(float));
+}
+
+void learner_use_target(learner *l, float ema, int64_t interval) {
+    MZ_CHECK(!l->target, "learner: the target network is already on");
+    MZ_CHECK(ema > 0.0f || interval >= 1, "learner: a target network needs ema > 0 or interval >= 1 (got %g, %lld)",
+             (double)ema, (long long)interval);
+    l->target_ema = ema, l->target_interval = interval;
+    replay_keep_bootstrap(l->rb);
+    mz_backend *be = wm_params(l->model)->be;
+    wm_config tc = *wm_get_config(l->model);
+    int rows = (tc.K + 1) * l->cfg.batch;
+    tc.max_batch = 1, tc.max_trees = rows, tc.max_envs = rows, tc.max_nodes = 1;
+    char err[256];
+    l->target = wm_create(be, &tc, err, sizeof err);
+    MZ_CHECK(l->target, "learner: target network: %s", err);
+    mz_params *p = wm_params(l->model), *tp = wm_params(l->target);
+    be->copy_d2d(be, tp->values, p->values, (size_t)p->total * sizeof(float));
+    l->d_boot_obs = be->alloc(be, (size_t)rows * tc.N * tc.O * sizeof(float));
+    l->d_boot_logits = be->alloc(be, (size_t)rows * tc.N * tc.A * sizeof(float));
+    l->d_boot_value = be->alloc(be, (size_t)rows * sizeof(float));
+    l->h_boot_value = calloc((size_t)rows, sizeof(float));
+    MZ_CHECK(l->h_boot_value, "learner: out of host memory");
+}
+
+mz_params *learner_target_params(learner *l) { return l->target ? wm_params(l->target) : NULL; }
+
+void learner_last_windows(const learner *l, const int **env, const int64_t **step) {
+    *env = l->env;
+    *step = l->steps;
+}
+
 void learner_update(learner *l, learner_stats *out) {
     int B = l->cfg.batch;
     const wm_batch *batch = replay_sample(l->rb, B, l->env, l->steps);
+    out->target_value = out->bootstrap_shift = 0.0f;
+    if (l->target) bootstrap_from_target(l, out);
     wm_upload(l->model, batch);
     mz_params *p = wm_params(l->model);
     mz_params_zero_grads(p);
@@ -55,10 +134,19 @@ void learner_update(learner *l, learner_stats *out) {
     out->lr = mz_lr_at(&l->cfg.lr, l->t);
     l->t++;
     out->grad_norm = mz_adamw_step(p, &l->cfg.adamw, out->lr, l->t, l->dot);
+    if (l->target) update_target(l);
     const float *prio = wm_priorities(l->model);
     double sum = 0.0;
     for (int b = 0; b < B; b++) sum += prio[b];
     out->mean_priority = (float)(sum / B);
     replay_update_priorities(l->rb, B, l->env, l->steps, prio);
     out->step = l->t;
+}
+
+void learner_state_blocks(learner *l, mz_state_block *list, int *n, int max) {
+    mz_state_add(list, n, max, "learner.updates", &l->t, sizeof l->t, 0);
+    if (l->target) {
+        mz_params *tp = wm_params(l->target);
+        mz_state_add(list, n, max, "learner.target", tp->values, (size_t)tp->total * sizeof(float), 1);
+    }
 }

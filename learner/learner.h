@@ -1,7 +1,13 @@
 /* The MuZero update: sample K-step windows from the replay by priority,
  * upload, forward + backward through the world model, AdamW with global
  * norm clipping and the warmup-cosine learning rate, new priorities
- * |v_0 - z_0| back into the replay. */
+ * |v_0 - z_0| back into the replay.
+ *
+ * Target network (learner_use_target): a copy of the world model whose value
+ * of each target's bootstrap observation replaces the stored search root
+ * value in the n-step targets (learner_use_target); it follows the online
+ * network by EMA (ema > 0) or by a copy every `interval` updates. Truncation
+ * bootstraps keep their stored final-observation values. */
 #ifndef MZ_LEARNER_LEARNER_H
 #define MZ_LEARNER_LEARNER_H
 
@@ -26,6 +32,9 @@ typedef struct {
     float grad_norm; /* before clipping */
     float lr;
     float mean_priority;
+    /* with a target network: over the targets that bootstrap from a value */
+    float target_value;      /* mean target-network value of their bootstrap observations */
+    float bootstrap_shift;   /* mean |target with the target network - target with the stored root value| */
     int64_t step;    /* updates done, this one included */
 } learner_stats;
 
@@ -37,6 +46,17 @@ void learner_destroy(learner *l);
 /* One update; the replay must have a ready step. */
 void learner_update(learner *l, learner_stats *out);
 int64_t learner_steps(const learner *l);
+/* From now on n-step targets bootstrap from a target network, a copy of the
+ * model now, then target += ema (online - target) after every update (ema >
+ * 0) or a copy every `interval` updates (ema 0). */
+void learner_use_target(learner *l, float ema, int64_t interval);
+/* The target network's parameters (values), or NULL without one. */
+mz_params *learner_target_params(learner *l);
+/* Where the windows of the last update came from: env [batch], step [batch]. */
+void learner_last_windows(const learner *l, const int **env, const int64_t **step);
+/* The update counter (AdamW's bias correction, the LR schedule) and the
+ * target network, for resume. */
+void learner_state_blocks(learner *l, mz_state_block *list, int *n, int max);
 
 #ifdef __cplusplus
 }

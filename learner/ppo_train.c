@@ -11,6 +11,7 @@
 #include "src/dist.h"
 #include "src/nn/checkpoint.h"
 #include "src/runlog.h"
+#include "src/stats.h"
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -157,8 +158,12 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
         float win;
         float mean = mz_ppo_evaluate(&p, ev, n_abs, cfg->ppo.eval_greedy, seed ^ 0xab5ull, returns, &win, NULL);
         mz_runlog_eval_absolute(rl, returns, n_abs);
-        mz_runlog_print(rl, "absolute metric: mean return %.4f over %d episodes (best evaluation %.4f), win rate %.3f",
-                        mean, n_abs, best_return, win);
+        double ci_mean, ci_half;
+        mz_mean_ci95(returns, n_abs, &ci_mean, &ci_half);
+        mz_runlog_print(rl,
+                        "absolute metric: mean return %.4f ± %.4f (95%% CI) over %d episodes (best evaluation %.4f), "
+                        "win rate %.3f",
+                        mean, ci_half, n_abs, best_return, win);
         be->copy_d2d(be, p.actor.p.values, keep, pbytes);
     }
     /* checkpoints: the final actor and critic (with their Adam moments) and

@@ -26,6 +26,7 @@ struct replay {
     double *cum;     /* [E*T] */
     /* the batch, [k][b] layouts of wm_batch */
     float *b_obs, *b_pol, *b_val, *b_rew, *b_mask, *b_w;
+    float *b_boot_obs, *b_boot_coef, *b_boot_partial; /* [K+1][B][N*O], [K+1][B], [K+1][B] (bootstrap_obs) */
     int32_t *b_act;
     wm_batch batch;
 };
@@ -64,6 +65,7 @@ replay *replay_create(const replay_config *cfg) {
     r->b_mask = xcalloc(K1 * B, sizeof(float));
     r->b_w = xcalloc(B, sizeof(float));
     r->b_act = xcalloc((size_t)c->K * B * c->N, sizeof(int32_t));
+
     r->max_prio = 1.0f;
     return r;
 }
@@ -71,7 +73,8 @@ replay *replay_create(const replay_config *cfg) {
 void replay_destroy(replay *r) {
     if (!r) return;
     void *all[] = {r->obs, r->act, r->rew, r->term, r->trunc, r->pol, r->val, r->fval, r->prio, r->count, r->cum,
-                   r->b_obs, r->b_pol, r->b_val, r->b_rew, r->b_mask, r->b_w, r->b_act};
+                   r->b_obs, r->b_pol, r->b_val, r->b_rew, r->b_mask, r->b_w, r->b_act, r->b_boot_obs, r->b_boot_coef,
+                   r->b_boot_partial};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     free(r);
 }
@@ -115,9 +118,12 @@ int64_t replay_ready(const replay *r) { return r->ready; }
 int64_t replay_steps(const replay *r, int env) { return r->count[env]; }
 float replay_max_priority(const replay *r) { return r->max_prio; }
 
-float replay_value_target(const replay *r, int env, int64_t i) {
+/* The target of step i as partial + *coef * val[*boot] (coef 0 and boot -1
+ * when the episode ends within n steps: partial is then the whole target). */
+static float value_target_split(const replay *r, int env, int64_t i, float *coef, int64_t *boot) {
     const replay_config *c = &r->c;
     float z = 0.0f, g = 1.0f;
+    *coef = 0.0f, *boot = -1;
     for (int j = 0; j < c->n_step; j++) {
         size_t s = slot(r, env, i + j);
         MZ_CHECK(i + j < r->count[env], "replay: target of step %lld of env %d reads unstored step %lld", (long long)i,
@@ -128,7 +134,29 @@ float replay_value_target(const replay *r, int env, int64_t i) {
         if (r->trunc[s]) return z + g * r->fval[s];
     }
     MZ_CHECK(i + c->n_step < r->count[env], "replay: bootstrap of step %lld of env %d is not stored", (long long)i, env);
-    return z + g * r->val[slot(r, env, i + c->n_step)];
+    *coef = g, *boot = i + c->n_step;
+    return z;
+}
+
+float replay_value_target(const replay *r, int env, int64_t i) {
+    float coef;
+    int64_t boot;
+    float z = value_target_split(r, env, i, &coef, &boot);
+    return boot < 0 ? z : z + coef * r->val[slot(r, env, boot)];
+}
+
+void replay_keep_bootstrap(replay *r) {
+    const replay_config *c = &r->c;
+    size_t K1 = (size_t)c->K + 1, B = (size_t)c->max_batch;
+    if (r->b_boot_obs) return;
+    r->b_boot_obs = xcalloc(K1 * B * c->N * c->O, sizeof(float));
+    r->b_boot_coef = xcalloc(K1 * B, sizeof(float));
+    r->b_boot_partial = xcalloc(K1 * B, sizeof(float));
+}
+
+replay_bootstrap replay_last_bootstrap(replay *r) {
+    MZ_CHECK(r->b_boot_obs, "replay: bootstrap observations were not kept (replay_keep_bootstrap)");
+    return (replay_bootstrap){r->b_boot_obs, r->b_boot_coef, r->b_boot_partial, r->b_val};
 }
 
 const wm_batch *replay_window(replay *r, int env, int64_t t, int b, int B) {
@@ -148,6 +176,13 @@ const wm_batch *replay_window(replay *r, int env, int64_t t, int b, int B) {
             memcpy(p, r->pol + s * NA, (size_t)NA * sizeof(float));
             r->b_mask[kb] = 1.0f;
             r->b_val[kb] = replay_value_target(r, env, i);
+            if (r->b_boot_obs) {
+                int64_t boot;
+                r->b_boot_partial[kb] = value_target_split(r, env, i, &r->b_boot_coef[kb], &boot);
+                float *bo = r->b_boot_obs + kb * NO;
+                if (boot >= 0) memcpy(bo, r->obs + slot(r, env, boot) * NO, (size_t)NO * sizeof(float));
+                else memset(bo, 0, (size_t)NO * sizeof(float));
+            }
             if (k < c->K) {
                 memcpy(r->b_act + kb * c->N, r->act + s * c->N, (size_t)c->N * sizeof(int32_t));
                 r->b_rew[kb] = r->rew[s];
@@ -158,6 +193,10 @@ const wm_batch *replay_window(replay *r, int env, int64_t t, int b, int B) {
             for (int a = 0; a < NA; a++) p[a] = 1.0f / (float)c->A;
             r->b_mask[kb] = 0.0f;
             r->b_val[kb] = 0.0f;
+            if (r->b_boot_obs) {
+                r->b_boot_partial[kb] = r->b_boot_coef[kb] = 0.0f;
+                memset(r->b_boot_obs + kb * NO, 0, (size_t)NO * sizeof(float));
+            }
             if (k < c->K) {
                 memset(r->b_act + kb * c->N, 0, (size_t)c->N * sizeof(int32_t));
                 r->b_rew[kb] = 0.0f;
@@ -217,4 +256,22 @@ void replay_update_priorities(replay *r, int B, const int *env, const int64_t *s
         if (*p > 0.0f) *p = priority[b];
         if (priority[b] > r->max_prio) r->max_prio = priority[b];
     }
+}
+
+void replay_state_blocks(replay *r, mz_state_block *list, int *n, int max) {
+    const replay_config *c = &r->c;
+    size_t ET = (size_t)c->E * c->T;
+    mz_state_add(list, n, max, "replay.obs", r->obs, ET * c->N * c->O * sizeof(float), 0);
+    mz_state_add(list, n, max, "replay.actions", r->act, ET * c->N * sizeof(int32_t), 0);
+    mz_state_add(list, n, max, "replay.reward", r->rew, ET * sizeof(float), 0);
+    mz_state_add(list, n, max, "replay.terminated", r->term, ET, 0);
+    mz_state_add(list, n, max, "replay.truncated", r->trunc, ET, 0);
+    mz_state_add(list, n, max, "replay.policy", r->pol, ET * c->N * c->A * sizeof(float), 0);
+    mz_state_add(list, n, max, "replay.root_value", r->val, ET * sizeof(float), 0);
+    mz_state_add(list, n, max, "replay.final_value", r->fval, ET * sizeof(float), 0);
+    mz_state_add(list, n, max, "replay.priority", r->prio, ET * sizeof(float), 0);
+    mz_state_add(list, n, max, "replay.count", r->count, (size_t)c->E * sizeof(int64_t), 0);
+    mz_state_add(list, n, max, "replay.ready", &r->ready, sizeof r->ready, 0);
+    mz_state_add(list, n, max, "replay.max_priority", &r->max_prio, sizeof r->max_prio, 0);
+    mz_state_add(list, n, max, "replay.sample_calls", &r->calls, sizeof r->calls, 0);
 }

@@ -31,6 +31,7 @@
 
 #include <stdint.h>
 
+#include "src/state_file.h"
 #include "worldmodel/worldmodel.h"
 
 #ifdef __cplusplus
@@ -77,6 +78,26 @@ const wm_batch *replay_window(replay *r, int env, int64_t t, int b, int B);
 const wm_batch *replay_sample(replay *r, int B, int *env_out, int64_t *step_out);
 void replay_update_priorities(replay *r, int B, const int *env, const int64_t *step, const float *priority);
 float replay_max_priority(const replay *r);
+
+/* From now on, sampled batches also keep each target's bootstrap
+ * observation (for a target network). */
+void replay_keep_bootstrap(replay *r);
+/* Of the last sampled batch (after replay_keep_bootstrap), per target [K+1][B]: the
+ * observation the target bootstraps from obs [K+1][B][N][O] (zero where
+ * none), its weight coef (g^n where the target bootstraps from a stored
+ * root value, 0 where the episode ended first: termination, or truncation
+ * with its final observation's stored value) and the rest of the target,
+ * partial, so that the target is partial + coef * V(obs). values is the
+ * batch's own value array, for the learner to rewrite. */
+typedef struct {
+    const float *obs, *coef, *partial;
+    float *values;
+} replay_bootstrap;
+replay_bootstrap replay_last_bootstrap(replay *r);
+
+/* Everything a resumed run needs (contents, priorities, counters, the
+ * sampler's RNG counter), appended to list as host blocks. */
+void replay_state_blocks(replay *r, mz_state_block *list, int *n, int max);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #include "src/check.h"
 
 void mcts_ma_adapt_cuda(mz_backend *be, mcts_ma_view v, int B, const int32_t *node_of_tree, int node_fixed) MZ_CUDA_LAUNCHER;
+void mcts_ma_root_mask_cuda(mz_backend *be, mcts_ma_view v, int B) MZ_CUDA_LAUNCHER;
 void mcts_ma_joint_action_cuda(mz_backend *be, mcts_ma_view v, int B, const int32_t *parent, const int32_t *action) MZ_CUDA_LAUNCHER;
 void mcts_ma_results_cuda(mz_backend *be, mcts_ma_view v, int E, const int32_t *tree_action, const float *tree_weights,
                           const float *tree_value, int32_t *actions, float *policy, float *root_value) MZ_CUDA_LAUNCHER;
@@ -73,6 +74,8 @@ mcts_ma_search *mcts_ma_create(mz_backend *be, const mcts_params *params, mcts_m
     v->agent_logits = m->agent_logits;
     v->partner = mode == MCTS_MA_INDEPENDENT ? (int32_t *)be->alloc(be, (size_t)B * nodes * N * sizeof(int32_t)) : NULL;
     v->joint_actions = (int32_t *)be->alloc(be, (size_t)B * N * sizeof(int32_t));
+    v->root_logits = m->agent_logits;
+    v->root_invalid = m->search->tree.root_invalid;
     return m;
 }
 
@@ -106,6 +109,13 @@ static void adapt(mcts_ma_search *m, float *tree_logits, const int32_t *node_of_
 static void adapter_root(void *ctx, mz_backend *be, float *logits, float *value) {
     mcts_ma_search *m = (mcts_ma_search *)ctx;
     m->model->root(m->model->ctx, be, m->B, m->agent_logits, value);
+    if (m->view.avail && be->kind == MZ_BACKEND_CUDA) {
+        mcts_ma_root_mask_cuda(be, m->view, m->B);
+    } else if (m->view.avail) {
+        const mcts_ma_view v = m->view;
+#pragma omp parallel for schedule(static) if (m->B >= 64)
+        for (int64_t b = 0; b < m->B; b++) ma_root_mask_body(b, v);
+    }
     adapt(m, logits, NULL, 0);
 }
 
@@ -139,4 +149,14 @@ void mcts_ma_run(mcts_ma_search *m, const mcts_ma_model *model) {
     }
     m->model = NULL;
     m->calls++;
+}
+
+void mcts_ma_set_avail(mcts_ma_search *m, const uint8_t *avail) { m->view.avail = avail; }
+
+void mcts_ma_state_blocks(mcts_ma_search *m, const char *prefix, mz_state_block *list, int *n, int max) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.calls", prefix);
+    mz_state_add(list, n, max, name, &m->calls, sizeof m->calls, 0);
+    snprintf(name, sizeof name, "%s.tree_calls", prefix);
+    mz_state_add(list, n, max, name, &m->search->calls, sizeof m->search->calls, 0);
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "mcts/mcts.h"
+#include "src/state_file.h"
 
 typedef enum { MCTS_MA_INDEPENDENT = 0, MCTS_MA_JOINT = 1 } mcts_ma_mode;
 
@@ -50,5 +51,12 @@ const int32_t *mcts_ma_actions(const mcts_ma_search *m);    /* [E][N] joint acti
 const float *mcts_ma_policy(const mcts_ma_search *m);       /* [E][N][A] per-agent policy targets */
 const float *mcts_ma_root_value(const mcts_ma_search *m);   /* [E] */
 mcts_search *mcts_ma_tree_search(mcts_ma_search *m);        /* the underlying search (trees, visits) */
+/* Legal actions at the roots: avail [E][N][A] in backend memory (1 =
+ * legal; the env's buffer), read at every run; NULL (the default): all
+ * legal. Illegal actions are never selected at the root, never played and
+ * get no policy mass; each agent needs one legal action. */
+void mcts_ma_set_avail(mcts_ma_search *m, const uint8_t *avail);
+/* The search counters its random draws depend on, for resume. */
+void mcts_ma_state_blocks(mcts_ma_search *m, const char *prefix, mz_state_block *list, int *n, int max);
 
 #endif

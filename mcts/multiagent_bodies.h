@@ -22,7 +22,13 @@ typedef struct {
     float *tree_logits;        /* [B][TA] to the search */
     int32_t *partner;          /* [B][nodes][N] independent: the partners' actions at each node */
     int32_t *joint_actions;    /* [B][N] of the current recurrent call */
+    const uint8_t *avail;      /* [E][N][A] legal actions at the roots (1 = legal), or NULL: all legal */
+    float *root_logits;        /* = agent_logits, written by the root mask */
+    uint8_t *root_invalid;     /* [B][TA] the search's root mask */
 } mcts_ma_view;
+
+/* Below any logit a model gives, above what log-softmax sums could overflow. */
+#define MCTS_MA_ILLEGAL (-1e9f)
 
 HD static inline void ma_log_softmax(const float *logits, int A, float *out) {
     float m = logits[0];
@@ -71,6 +77,34 @@ HD static inline void ma_adapt_logits_body(int64_t b, mcts_ma_view v, const int3
             partner[j] = mcts_argmax(agent + j * v.A, v.A, (const uint8_t *)0);
         }
     }
+}
+
+/* Legal actions at tree b's root: the agents' illegal logits drop to
+ * MCTS_MA_ILLEGAL, so partners (independent) and the factorised joint prior
+ * never favour them, and the tree's root_invalid excludes them from
+ * selection and from the policy targets. Interior nodes are not masked
+ * (mctx's convention: the model knows no legality there). */
+HD static inline void ma_root_mask_body(int64_t b, mcts_ma_view v) {
+    int N = v.N, A = v.A;
+    int64_t env = v.mode == MCTS_MA_JOINT ? b : b / N;
+    const uint8_t *av = v.avail + env * N * A;
+    float *logits = v.root_logits + b * N * A;
+    for (int k = 0; k < N * A; k++)
+        if (!av[k]) logits[k] = MCTS_MA_ILLEGAL;
+    uint8_t *invalid = v.root_invalid + b * v.TA;
+    if (v.mode == MCTS_MA_JOINT) {
+        for (int ja = 0; ja < v.TA; ja++) {
+            int rest = ja, bad = 0;
+            for (int i = N - 1; i >= 0; i--) {
+                bad |= !av[i * A + rest % A];
+                rest /= A;
+            }
+            invalid[ja] = (uint8_t)bad;
+        }
+        return;
+    }
+    int me = (int)(b % N);
+    for (int a = 0; a < A; a++) invalid[a] = (uint8_t)!av[me * A + a];
 }
 
 /* The joint action of tree b's expansion: its own action plus the partners'

@@ -5,6 +5,7 @@
 __global__ void ma_adapt_kernel(mcts_ma_view v, int B, const int32_t *node_of_tree, int node_fixed) {
     MZ_GRID_STRIDE_LOOP(b, B) ma_adapt_logits_body(b, v, node_of_tree, node_fixed);
 }
+__global__ void ma_root_mask_kernel(mcts_ma_view v, int B) { MZ_GRID_STRIDE_LOOP(b, B) ma_root_mask_body(b, v); }
 __global__ void ma_joint_action_kernel(mcts_ma_view v, int B, const int32_t *parent, const int32_t *action) {
     MZ_GRID_STRIDE_LOOP(b, B) ma_joint_action_body(b, v, parent, action);
 }
@@ -17,6 +18,10 @@ extern "C" void mcts_ma_adapt_cuda(mz_backend *be, mcts_ma_view v, int B, const 
     MZ_REQUIRE_DEVICE(v.tree_logits, (size_t)B * v.TA * sizeof(float), "multi-agent tree logits");
     MZ_REQUIRE_DEVICE(v.agent_logits, (size_t)B * v.N * v.A * sizeof(float), "multi-agent agent logits");
     MZ_LAUNCH(ma_adapt_kernel, mz_grid_for(B), MZ_BLOCK, mz_cuda_backend_stream(be), v, B, node_of_tree, node_fixed);
+}
+extern "C" void mcts_ma_root_mask_cuda(mz_backend *be, mcts_ma_view v, int B) {
+    MZ_REQUIRE_DEVICE(v.root_invalid, (size_t)B * v.TA, "multi-agent root mask");
+    MZ_LAUNCH(ma_root_mask_kernel, mz_grid_for(B), MZ_BLOCK, mz_cuda_backend_stream(be), v, B);
 }
 extern "C" void mcts_ma_joint_action_cuda(mz_backend *be, mcts_ma_view v, int B, const int32_t *parent,
                                           const int32_t *action) {

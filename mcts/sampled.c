@@ -178,3 +178,11 @@ void mcts_sampled_run(mcts_sampled_search *s, const mcts_ma_model *model) {
         for (int64_t b = 0; b < B; b++) sampled_summary_body(b, v);
     }
 }
+
+void mcts_sampled_set_avail(mcts_sampled_search *s, const uint8_t *avail) { s->view.avail = avail; }
+
+void mcts_sampled_state_blocks(mcts_sampled_search *s, const char *prefix, mz_state_block *list, int *n, int max) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.calls", prefix);
+    mz_state_add(list, n, max, name, &s->calls, sizeof s->calls, 0);
+}

@@ -75,5 +75,12 @@ const float *mcts_sampled_root_value(const mcts_sampled_search *s);   /* [E] OS(
 const int32_t *mcts_sampled_root_joint(const mcts_sampled_search *s); /* [E][K][N] slot joint actions, -1 past the last */
 const float *mcts_sampled_root_weights(const mcts_sampled_search *s); /* [E][K] visits / simulations, 0 past the last */
 const float *mcts_sampled_root_advantage(const mcts_sampled_search *s); /* [E][K] A(root, a) of visited slots, else 0 */
+/* Legal actions at the roots: avail [E][N][A] in backend memory (1 =
+ * legal), read at every run; NULL (the default): all legal. The root's
+ * proposal and prior are restricted to legal actions per agent, so no
+ * illegal joint action is sampled, played or given policy mass. */
+void mcts_sampled_set_avail(mcts_sampled_search *s, const uint8_t *avail);
+/* The search counter its random draws depend on, for resume. */
+void mcts_sampled_state_blocks(mcts_sampled_search *s, const char *prefix, mz_state_block *list, int *n, int max);
 
 #endif

@@ -56,7 +56,17 @@ typedef struct {
     int32_t *root_joint;   /* [B][K][N] */
     float *root_weights;   /* [B][K] */
     float *root_advantage; /* [B][K] */
+    const uint8_t *avail;  /* [B][N][A] legal actions at the root (1 = legal), or NULL: all legal */
 } mcts_sampled_view;
+
+/* p over A actions restricted to the legal ones (renormalised); left as it
+ * is when no legal action has mass (nothing better to propose). */
+HD static inline void sampled_restrict(float *p, const uint8_t *legal, int A) {
+    float total = 0.0f;
+    for (int a = 0; a < A; a++) total += legal[a] ? p[a] : 0.0f;
+    if (!(total > 0.0f)) return;
+    for (int a = 0; a < A; a++) p[a] = legal[a] ? p[a] / total : 0.0f;
+}
 
 HD static inline int64_t sampled_node(const mcts_sampled_view *v, int64_t b, int n) { return b * v->nodes + n; }
 HD static inline int64_t sampled_slot(const mcts_sampled_view *v, int64_t b, int n, int k) {
@@ -93,6 +103,10 @@ HD static inline void sampled_make_slots(const mcts_sampled_view *v, int64_t b, 
             for (int a = 0; a < A; a++) beta[i][a] = (1.0f - eps) * pi[i][a] + eps * beta[i][a];
         } else {
             for (int a = 0; a < A; a++) beta[i][a] = pi[i][a];
+        }
+        if (n == 0 && v->avail) { /* the root proposes and weighs legal joint actions only */
+            sampled_restrict(pi[i], v->avail + (b * N + i) * A, A);
+            sampled_restrict(beta[i], v->avail + (b * N + i) * A, A);
         }
     }
     mz_rng_init_at(&r, v->p.seed, MCTS_STREAM_SAMPLED_PROPOSAL, ((uint64_t)b << 32) | v->call,

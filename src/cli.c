@@ -21,6 +21,7 @@
 #include "mcts/oracle.h"
 #include "mcts/sampled.h"
 #include "src/rng.h"
+#include "src/safetensors.h"
 #include "src/backend.h"
 #include "src/dist.h"
 #include "src/check.h"
@@ -114,20 +115,28 @@ static int parse_args(const command *cmd, int argc, char **argv, const char *all
     return -1;
 }
 
+static int check_loaded_config(mz_config *cfg, int rc, char *err, size_t err_len);
+
 /* Loads the config and reports problems; -1 to go on, else an exit status. */
 static int load_config(const cli_args *a, mz_config *cfg) {
     char err[4096];
     int rc = mz_config_load(cfg, a->config_path, a->n_overrides, a->overrides, err, sizeof err);
+    return check_loaded_config(cfg, rc, err, sizeof err);
+}
+
+/* The checks of a loaded config beyond the schema (env, search sizes); -1
+ * to go on, else an exit status after printing every problem in err. */
+static int check_loaded_config(mz_config *cfg, int rc, char *err, size_t err_len) {
     if (rc == 0) {
         mz_env_params env; /* the environment keys are checked together, by the registry */
         rc = mz_env_params_resolve(&env, cfg->env.name, cfg->env.scenario, (int)cfg->env.max_steps,
-                                   (uint64_t)cfg->seed, err, sizeof err);
+                                   (uint64_t)cfg->seed, err, err_len);
         if (rc == 0) rc = mcts_ma_check_config(cfg->mcts.mode == MZ_SEARCH_JOINT, env.N, env.A,
-                                               (int)cfg->mcts.joint_action_limit, err, sizeof err);
+                                               (int)cfg->mcts.joint_action_limit, err, err_len);
         if (rc == 0 && cfg->mcts.mode == MZ_SEARCH_SAMPLED) {
             mcts_sampled_params sp;
             mcts_sampled_params_from_config(&sp, cfg);
-            rc = mcts_sampled_check(&sp, (int)cfg->env.num_envs, env.N, env.A, err, sizeof err);
+            rc = mcts_sampled_check(&sp, (int)cfg->env.num_envs, env.N, env.A, err, err_len);
         }
         if (rc == 0) return -1;
     }
@@ -174,11 +183,36 @@ static int cmd_train_data_parallel(mz_config *cfg, mz_backend *be, const char *c
     return rc;
 }
 
+/* Removes the override `key=...` from a (the last one wins) and returns its
+ * value, or NULL: command arguments that look like overrides. */
+static const char *take_argument(cli_args *a, const char *key) {
+    const char *value = NULL;
+    size_t n = strlen(key);
+    int kept = 0;
+    for (int i = 0; i < a->n_overrides; i++) {
+        if (!strncmp(a->overrides[i], key, n) && a->overrides[i][n] == '=') value = a->overrides[i] + n + 1;
+        else a->overrides[kept++] = a->overrides[i];
+    }
+    a->n_overrides = kept;
+    return value;
+}
+
 static int cmd_train_or_eval(int argc, char **argv) {
     const command *cmd = find_command(argv[0]);
     cli_args a;
     int rc = parse_args(cmd, argc, argv, "--quiet", true, &a);
     if (rc >= 0) return rc;
+    const char *resume = take_argument(&a, "resume");
+    char resumed_config[1100];
+    if (resume && !a.config_path) { /* the run's own resolved config */
+        char model[1024], state[1024], run_dir[1024], err[1200];
+        if (mz_mazero_run_paths(resume, model, state, run_dir, sizeof run_dir, err, sizeof err) != 0) {
+            fprintf(stderr, "mazero train: resume=%s: %s\n", resume, err);
+            return MZ_EXIT_USAGE;
+        }
+        snprintf(resumed_config, sizeof resumed_config, "%s/config.json", run_dir);
+        a.config_path = resumed_config;
+    }
     if (!a.config_path) {
         fprintf(stderr, "mazero %s: missing CONFIG (e.g. configs/default.json)\n%s", cmd->name, cmd->usage);
         return MZ_EXIT_USAGE;
@@ -188,6 +222,12 @@ static int cmd_train_or_eval(int argc, char **argv) {
     char chosen[512];
     if (!strcmp(cmd->name, "train")) mz_dist_init(); /* under mpirun: data-parallel ranks (src/dist.h) */
     if ((rc = load_config_and_backend(&a, &cfg, &be, chosen, sizeof chosen)) >= 0) return rc;
+    if (mz_dist_active() && resume) {
+        /* each rank's replay and envs are its own: one state file cannot restore them all */
+        fprintf(stderr, "mazero train: resume= is not built for data-parallel (mpirun) jobs\n");
+        be->destroy(be);
+        return MZ_EXIT_USAGE;
+    }
     if (mz_dist_active()) {
         rc = cmd_train_data_parallel(&cfg, be, chosen, a.quiet);
         be->destroy(be);
@@ -205,16 +245,74 @@ static int cmd_train_or_eval(int argc, char **argv) {
         be->destroy(be);
         return rc;
     }
-    if (!strcmp(cmd->name, "train")) {
-        rc = mz_mazero_train(&cfg, be, chosen);
+    if (resume && cfg.algo != MZ_ALGO_MAZERO) {
+        fprintf(stderr, "mazero train: resume= is built for algo=mazero only\n");
         be->destroy(be);
+        return MZ_EXIT_USAGE;
+    }
+    rc = mz_mazero_train_from(&cfg, be, chosen, resume);
+    be->destroy(be);
+    return rc;
+}
+
+/* mazero eval RUN_DIR|CHECKPOINT [episodes=N] [render=gif|FILE.gif] [key=value ...]:
+ * the config is the checkpoint's own (its metadata), then the overrides. */
+static int cmd_eval(int argc, char **argv) {
+    const command *cmd = find_command("eval");
+    cli_args a;
+    int rc = parse_args(cmd, argc, argv, "--quiet", true, &a);
+    if (rc >= 0) return rc;
+    if (!a.config_path) {
+        fprintf(stderr, "mazero eval: missing RUN_DIR or CHECKPOINT\n%s", cmd->usage);
+        return MZ_EXIT_USAGE;
+    }
+    const char *episodes = take_argument(&a, "episodes"), *render = take_argument(&a, "render");
+    char model[1024], state[1024], run_dir[1024], err[4096], gif[1100];
+    if (mz_mazero_run_paths(a.config_path, model, state, run_dir, sizeof model, err, sizeof err) != 0) {
+        fprintf(stderr, "mazero eval: %s\n", err);
+        return MZ_EXIT_USAGE;
+    }
+    if (render && strcmp(render, "gif") != 0 && !strstr(render, ".gif")) {
+        fprintf(stderr, "mazero eval: render: expected gif or a FILE.gif, got '%s'\n", render);
+        return MZ_EXIT_USAGE;
+    }
+    if (render) snprintf(gif, sizeof gif, "%s", strcmp(render, "gif") ? render : "");
+    if (render && !strcmp(render, "gif")) snprintf(gif, sizeof gif, "%s/eval.gif", run_dir);
+    mz_st_file f;
+    if (mz_st_read(model, &f, err, sizeof err) != 0) {
+        fprintf(stderr, "mazero eval: %s\n", err);
+        return MZ_EXIT_USAGE;
+    }
+    const char *text = mz_st_meta(&f, "config");
+    char episodes_override[64];
+    char **overrides = mz_calloc((size_t)a.n_overrides + 1, sizeof *overrides);
+    memcpy(overrides, a.overrides, (size_t)a.n_overrides * sizeof *overrides);
+    int n_overrides = a.n_overrides;
+    if (episodes) {
+        snprintf(episodes_override, sizeof episodes_override, "muzero.eval_episodes=%s", episodes);
+        overrides[n_overrides++] = episodes_override;
+    }
+    mz_config cfg;
+    rc = text ? mz_config_load_text(&cfg, model, text, strlen(text), n_overrides, overrides, err, sizeof err) : 2;
+    if (!text) snprintf(err, sizeof err, "%s holds no config (not a mazero train checkpoint)", model);
+    mz_st_free(&f);
+    free(overrides);
+    if ((rc = check_loaded_config(&cfg, rc, err, sizeof err)) >= 0) return rc;
+    if (cfg.algo != MZ_ALGO_MAZERO) {
+        fprintf(stderr, "mazero eval: algo=%s evaluation is not built yet (PPO runs report their absolute metric)\n",
+                mz_config_enum_name("algo", cfg.algo));
+        return MZ_EXIT_RUNTIME;
+    }
+    mz_backend *be = NULL;
+    char chosen[512];
+    if ((rc = mz_backend_open(cfg.device, (int)cfg.threads, &be, chosen, sizeof chosen, err, sizeof err)) != 0) {
+        fprintf(stderr, "mazero: %s\n", err);
         return rc;
     }
+    printf("mazero eval: device %s\n", chosen);
+    rc = mz_mazero_eval(&cfg, be, a.config_path, render ? gif : NULL);
     be->destroy(be);
-    fprintf(stderr,
-            "mazero eval: the config and device are valid, but evaluation is not built yet "
-            "(see the status section of README.md)\n");
-    return MZ_EXIT_RUNTIME;
+    return rc;
 }
 
 static int cmd_config(int argc, char **argv) {
@@ -529,18 +627,25 @@ static int cmd_version(int argc, char **argv) {
 
 static const command commands[] = {
     {"train", "train on a config (sync or async mode)",
-     "usage: mazero train CONFIG [key=value ...] [--quiet]\n"
+     "usage: mazero train CONFIG [key=value ...] [resume=RUN_DIR|CHECKPOINT] [--quiet]\n"
      "\n"
      "Loads CONFIG (JSON), applies the key=value overrides, checks both against\n"
      "the schema ('mazero config --schema'), opens the device and trains.\n"
+     "  resume=RUN_DIR|CHECKPOINT  algo=mazero: continue that run exactly (model,\n"
+     "            AdamW, replay, env states, counters) in its directory; CONFIG\n"
+     "            defaults to RUN_DIR/config.json\n"
      "  --quiet   do not print the resolved config\n"
      "example: mazero train configs/default.json device=cpu seed=3\n",
      cmd_train_or_eval},
     {"eval", "evaluate a checkpoint",
-     "usage: mazero eval CONFIG [key=value ...] [--quiet]\n"
+     "usage: mazero eval RUN_DIR|CHECKPOINT [episodes=N] [render=gif|FILE.gif] [key=value ...]\n"
      "\n"
-     "Evaluates the policy a CONFIG describes (not built yet: see README status).\n",
-     cmd_train_or_eval},
+     "algo=mazero: loads the checkpoint (RUN_DIR: checkpoints/model.safetensors)\n"
+     "with the config saved in it (then the overrides), plays N greedy episodes\n"
+     "with search and N with the prior alone, and prints each mean return with\n"
+     "its 95% confidence interval and the win rate where the env defines one.\n"
+     "render=gif writes one episode with search to RUN_DIR/eval.gif.\n",
+     cmd_eval},
     {"bench", "benchmarks: backend, env, nn, mcts, ppo",
      "usage: mazero bench backend|env|nn|mcts|ppo [key=value ...] [--json PATH] [--peers PATH]\n"
      "\n"

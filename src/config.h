@@ -19,6 +19,7 @@ typedef enum { MZ_SEARCH_MUZERO = 0, MZ_SEARCH_GUMBEL_MUZERO = 1 } mz_search_pol
 typedef enum { MZ_SEARCH_INDEPENDENT = 0, MZ_SEARCH_JOINT = 1, MZ_SEARCH_SAMPLED = 2 } mz_search_mode;
 typedef enum { MZ_SEARCH_PARTNER_ARGMAX = 0, MZ_SEARCH_PARTNER_SAMPLE = 1 } mz_search_partner;
 typedef enum { MZ_COMM_CONCAT = 0, MZ_COMM_REPLACE = 1 } mz_comm_mode;
+typedef enum { MZ_BOOTSTRAP_ROOT = 0, MZ_BOOTSTRAP_TARGET = 1 } mz_value_bootstrap;
 typedef enum { MZ_CONSOLE_AUTO = 0, MZ_CONSOLE_LINE = 1, MZ_CONSOLE_PLAIN = 2, MZ_CONSOLE_QUIET = 3 } mz_console_mode;
 typedef enum { MZ_WANDB_DISABLED = 0, MZ_WANDB_ONLINE = 1, MZ_WANDB_OFFLINE = 2 } mz_wandb_mode;
 
@@ -101,6 +102,11 @@ typedef struct {
         double coef_reward, coef_value, coef_policy, coef_consistency, hidden_grad_scale;
         int64_t rollout_steps, updates_per_rollout, min_replay_steps;
         int64_t eval_interval_updates, eval_episodes, checkpoint_interval_updates;
+        int value_bootstrap; /* mz_value_bootstrap */
+        double target_ema;
+        int64_t target_update_interval;
+        bool awpo;
+        double awpo_alpha, awpo_clip;
     } muzero;
     struct {
         bool trajectories;

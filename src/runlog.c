@@ -290,7 +290,44 @@ static void install_stop_handlers(mz_runlog *rl) {
     }
 }
 
-static mz_runlog *open_local(const mz_config *cfg, int *exit_code, char *err, size_t err_len) {
+/* The evaluations already in an existing run's metrics.json, so a resumed
+ * run appends to them; a missing file is an empty history. */
+static int load_marl_eval(mz_runlog *rl, char *err, size_t err_len) {
+    char path[PATH_LEN + 32];
+    snprintf(path, sizeof path, "%s/metrics.json", rl->dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    mz_strbuf text = {0};
+    char chunk[4096];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) mz_strbuf_append(&text, chunk, got);
+    fclose(f);
+    cJSON *root = text.data ? cJSON_Parse(text.data) : NULL;
+    mz_strbuf_free(&text);
+    if (!root) {
+        snprintf(err, err_len, "cannot resume into '%s': its metrics.json is not valid JSON", rl->dir);
+        return -1;
+    }
+    cJSON_Delete(rl->marl_root);
+    rl->marl_root = root;
+    char seed_key[48];
+    snprintf(seed_key, sizeof seed_key, "seed_%lld", (long long)rl->seed);
+    const char *path_keys[3] = {rl->env, rl->scenario, rl->algo};
+    cJSON *node = root;
+    for (int i = 0; i < 3; i++) {
+        cJSON *child = cJSON_GetObjectItemCaseSensitive(node, path_keys[i]);
+        node = child ? child : cJSON_AddObjectToObject(node, path_keys[i]);
+    }
+    cJSON *seed = cJSON_GetObjectItemCaseSensitive(node, seed_key);
+    rl->marl_seed = seed ? seed : cJSON_AddObjectToObject(node, seed_key);
+    MZ_CHECK(rl->marl_seed, "cJSON: out of memory");
+    for (cJSON *it = rl->marl_seed->child; it; it = it->next)
+        if (!strncmp(it->string, "step_", 5)) rl->n_evals++;
+    return 0;
+}
+
+static mz_runlog *open_local(const mz_config *cfg, const char *existing_dir, int *exit_code, char *err,
+                             size_t err_len) {
     *exit_code = MZ_EXIT_RUNTIME;
     if (open_run) {
         snprintf(err, err_len, "a run is already open (%s): one run per process", open_run->dir);
@@ -323,9 +360,15 @@ static mz_runlog *open_local(const mz_config *cfg, int *exit_code, char *err, si
     strftime(wandb_stamp, sizeof wandb_stamp, "%Y%m%d_%H%M%S", &tm);
     char parent[PATH_LEN];
     snprintf(parent, sizeof parent, "%s/%s/%s-%s", cfg->log.dir, rl->algo, rl->env, rl->scenario);
-    if (make_dirs(parent, err, err_len) != 0) goto fail;
+    errno = 0;
+    if (existing_dir && (mz_format(rl->dir, sizeof rl->dir - 128, "%s", existing_dir) || access(rl->dir, W_OK) != 0)) {
+        snprintf(err, err_len, "cannot resume into run folder '%s': %s", existing_dir,
+                 errno ? strerror(errno) : "path too long");
+        goto fail;
+    }
+    if (!existing_dir && make_dirs(parent, err, err_len) != 0) goto fail;
     /* two runs started in the same second with the same seed get -2, -3, ... */
-    for (int attempt = 1;; attempt++) {
+    for (int attempt = 1; !existing_dir; attempt++) {
         int cut = attempt == 1
                       ? mz_format(rl->dir, sizeof rl->dir, "%s/%s-%lld", parent, stamp, (long long)rl->seed)
                       : mz_format(rl->dir, sizeof rl->dir, "%s/%s-%lld-%d", parent, stamp, (long long)rl->seed, attempt);
@@ -350,10 +393,12 @@ static mz_runlog *open_local(const mz_config *cfg, int *exit_code, char *err, si
     int rc = write_text_file(path, config_json, err, err_len);
     free(config_json);
     if (rc != 0) goto fail;
+    /* a resumed run appends its rows and messages to the run's own */
+    const char *how = existing_dir ? "a" : "w";
     snprintf(path, sizeof path, "%s/metrics.jsonl", rl->dir);
-    rl->metrics = fopen(path, "w");
+    rl->metrics = fopen(path, how);
     snprintf(path, sizeof path, "%s/console.log", rl->dir);
-    rl->console = rl->metrics ? fopen(path, "w") : NULL;
+    rl->console = rl->metrics ? fopen(path, how) : NULL;
     if (!rl->console) {
         snprintf(err, err_len, "cannot create '%s': %s", path, strerror(errno));
         goto fail;
@@ -367,6 +412,7 @@ static mz_runlog *open_local(const mz_config *cfg, int *exit_code, char *err, si
     snprintf(seed_key, sizeof seed_key, "seed_%lld", (long long)rl->seed);
     rl->marl_seed = algo ? cJSON_AddObjectToObject(algo, seed_key) : NULL;
     MZ_CHECK(rl->marl_seed, "cJSON: out of memory");
+    if (existing_dir && load_marl_eval(rl, err, err_len) != 0) goto fail;
 
     rl->progress.total_env_steps = rl->total_env_steps;
     if (note[0]) fprintf(stderr, "wandb: %s\n", note);
@@ -389,12 +435,13 @@ fail:
 
 /* Data-parallel jobs: rank 0 opens the run (its progress counts every
  * rank's env steps), the other ranks follow; all fail if rank 0 fails. */
-mz_runlog *mz_runlog_open(const mz_config *cfg, int *exit_code, char *err, size_t err_len) {
-    if (!mz_dist_active()) return open_local(cfg, exit_code, err, err_len);
+static mz_runlog *open_dist(const mz_config *cfg, const char *existing_dir, int *exit_code, char *err,
+                            size_t err_len) {
+    if (!mz_dist_active()) return open_local(cfg, existing_dir, exit_code, err, err_len);
     mz_runlog *rl = NULL;
     int code = 0;
     if (mz_dist_rank() == 0) {
-        rl = open_local(cfg, exit_code, err, err_len);
+        rl = open_local(cfg, existing_dir, exit_code, err, err_len);
         if (rl) rl->progress.total_env_steps = cfg->total_env_steps * mz_dist_size();
         code = rl ? 0 : *exit_code;
     } else {
@@ -411,6 +458,14 @@ mz_runlog *mz_runlog_open(const mz_config *cfg, int *exit_code, char *err, size_
         return NULL;
     }
     return rl;
+}
+
+mz_runlog *mz_runlog_open(const mz_config *cfg, int *exit_code, char *err, size_t err_len) {
+    return open_dist(cfg, NULL, exit_code, err, err_len);
+}
+
+mz_runlog *mz_runlog_reopen(const mz_config *cfg, const char *dir, int *exit_code, char *err, size_t err_len) {
+    return open_dist(cfg, dir, exit_code, err, err_len);
 }
 
 const char *mz_runlog_dir(const mz_runlog *rl) { return rl->dir; }

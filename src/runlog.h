@@ -45,6 +45,10 @@ typedef struct mz_runlog mz_runlog;
  * a one-line reason in err (a bad WANDB_* variable, a folder that cannot be
  * created); *exit_code is then 2 for bad settings, 1 for I/O failures. */
 mz_runlog *mz_runlog_open(const mz_config *cfg, int *exit_code, char *err, size_t err_len);
+/* The same in an existing run directory (resume): metrics.jsonl and
+ * console.log are appended to, metrics.json keeps its evaluations,
+ * config.json is rewritten; wall_time counts from the reopen. */
+mz_runlog *mz_runlog_reopen(const mz_config *cfg, const char *dir, int *exit_code, char *err, size_t err_len);
 
 /* One metrics row. Metrics whose name contains "loss" show on the progress
  * line; "mean_episode_return" shows as the return. */

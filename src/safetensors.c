@@ -251,8 +251,14 @@ static char *build_header(const mz_st_write_tensor *tensors, int count, const ch
             return NULL;
         }
         uint64_t numel = 1;
+        const char *dtype = t->dtype ? t->dtype : "F32";
+        if (!dtype_size(dtype)) {
+            cJSON_Delete(root);
+            fail(err, err_len, "safetensors: tensor '%s' has an unknown dtype '%s'", t->name, dtype);
+            return NULL;
+        }
         cJSON *entry = cJSON_AddObjectToObject(root, t->name);
-        MZ_CHECK(entry && cJSON_AddStringToObject(entry, "dtype", "F32"), "safetensors: out of memory");
+        MZ_CHECK(entry && cJSON_AddStringToObject(entry, "dtype", dtype), "safetensors: out of memory");
         cJSON *shape = cJSON_AddArrayToObject(entry, "shape");
         for (int d = 0; d < t->ndim; d++) {
             numel *= (uint64_t)t->shape[d];
@@ -260,7 +266,7 @@ static char *build_header(const mz_st_write_tensor *tensors, int count, const ch
         }
         cJSON *off = cJSON_AddArrayToObject(entry, "data_offsets");
         cJSON_AddItemToArray(off, cJSON_CreateNumber((double)at));
-        at += numel * 4;
+        at += numel * dtype_size(dtype);
         cJSON_AddItemToArray(off, cJSON_CreateNumber((double)at));
     }
     char *text = cJSON_PrintUnformatted(root);
@@ -299,7 +305,8 @@ int mz_st_write(const char *path, const mz_st_write_tensor *tensors, int count, 
     for (int i = 0; i < count && !bad; i++) {
         uint64_t numel = 1;
         for (int d = 0; d < tensors[i].ndim; d++) numel *= (uint64_t)tensors[i].shape[d];
-        bad = write_all(fd, tensors[i].data, (size_t)numel * 4); /* x86 and arm64 hosts are little-endian */
+        size_t size = dtype_size(tensors[i].dtype ? tensors[i].dtype : "F32");
+        bad = write_all(fd, tensors[i].data, (size_t)numel * size); /* x86 and arm64 hosts are little-endian */
     }
     if (bad || fsync(fd) != 0) {
         rc = fail(err, err_len, "%s: writing %s failed: %s", path, tmp, strerror(errno));

@@ -52,10 +52,11 @@ typedef struct {
     const char *name;
     int ndim;
     const int64_t *shape;
-    const float *data; /* host, F32 */
+    const void *data;  /* host, little-endian elements of dtype */
+    const char *dtype; /* NULL: "F32"; else one of the names above */
 } mz_st_write_tensor;
 
-/* Writes F32 tensors in the order given, atomically: a temporary file in
+/* Writes tensors in the order given, atomically: a temporary file in
  * the same directory, fsync, rename over `path`, fsync of the directory.
  * Metadata values are strings. 0 on success, else -1 and err. */
 int mz_st_write(const char *path, const mz_st_write_tensor *tensors, int count, const char *const *meta_keys,

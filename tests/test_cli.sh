@@ -110,6 +110,41 @@ check "mazero run wrote metrics.jsonl with losses and both evaluations" \
 check "mazero run wrote a marl-eval metrics.json" grep -q '"mean_episode_return"' "$run_dir/metrics.json"
 check "mazero run wrote periodic and final checkpoints" \
     test -s "$run_dir/checkpoints/model.safetensors" -a -s "$run_dir/checkpoints/model-00000010.safetensors"
+# every MuZero config trains a few steps (tiny sizes), with the target network and AWPO switches
+for cfg in spread_mazero_sync spread_mazero_sync_independent spread_mazero_sync_sampled lbf_mazero_sync rware_mazero_sync; do
+    expect 0 "run finished with exit code 0" -- train configs/$cfg.json device=cpu threads=1 --quiet total_env_steps=128 \
+        env.num_envs=4 env.max_steps=16 muzero.min_replay_steps=32 muzero.batch_size=8 mcts.num_simulations=4 \
+        muzero.eval_episodes=2 log.console=plain "log.dir=$mz_dir/smoke"
+done
+expect 0 "run finished with exit code 0" -- train configs/spread_mazero_sync_sampled.json device=cpu threads=1 --quiet \
+    total_env_steps=128 env.num_envs=4 env.max_steps=16 muzero.min_replay_steps=32 muzero.batch_size=8 \
+    mcts.num_simulations=4 muzero.eval_episodes=2 muzero.awpo=true muzero.value_bootstrap=target muzero.target_ema=0.01 \
+    log.console=plain "log.dir=$mz_dir/smoke"
+check "AWPO and target-network scalars in metrics.jsonl" bash -c \
+    'grep -q "\"awpo_weight_max\"" "$1"/mazero/*/*/metrics.jsonl && grep -q "\"target_bootstrap_shift\"" "$1"/mazero/*/*/metrics.jsonl' \
+    _ "$mz_dir/smoke"
+expect 2 "muzero.awpo=true needs mcts.mode=sampled" -- train configs/chain_mazero_sync.json device=cpu --quiet \
+    muzero.awpo=true "log.dir=$mz_dir/smoke"
+# resume: the run goes on in its own directory, metrics appended; eval of the result
+resume_dir=$(mktemp -d)
+"$mazero" train configs/chain_mazero_sync.json device=cpu --quiet total_env_steps=96 muzero.min_replay_steps=16 \
+    muzero.batch_size=8 mcts.num_simulations=4 log.console=quiet "log.dir=$resume_dir" >/dev/null 2>&1
+resumed=$(ls -d "$resume_dir"/mazero/chain-n2-l5/*/)
+rows_before=$(wc -l <"$resumed/metrics.jsonl")
+check "mazero train wrote the run state beside the final checkpoint" test -s "$resumed/checkpoints/model.state.safetensors"
+expect 0 "resumed from $resumed at 96 env steps" -- train "resume=$resumed" total_env_steps=192 --quiet log.console=plain
+check "resume appended to metrics.jsonl ($rows_before rows before)" \
+    bash -c '[ "$(wc -l <"$1/metrics.jsonl")" -gt "$2" ] && grep -q "\"env_steps\":192" "$1/metrics.jsonl"' _ "$resumed" "$rows_before"
+check "resume kept one run directory" test "$(ls "$resume_dir"/mazero/chain-n2-l5 | wc -l)" -eq 1
+expect 2 "no such run directory or checkpoint" -- train "resume=$resume_dir/none" --quiet
+expect 2 "block 'replay.obs'" -- train "resume=$resumed" --quiet muzero.replay_steps=128
+expect 0 "with search  mean return" -- eval "$resumed" episodes=3 render=gif device=cpu
+check "mazero eval render=gif wrote an episode GIF" bash -c 'head -c 6 "$1/eval.gif" | grep -q GIF8' _ "$resumed"
+expect 0 "prior only   mean return" -- eval "$resumed/checkpoints/model.safetensors" episodes=2
+expect 0 "win rate" -- eval "$resumed" episodes=2
+expect 2 "missing RUN_DIR or CHECKPOINT" -- eval
+expect 2 "render: expected gif or a FILE.gif" -- eval "$resumed" render=png
+rm -rf "$resume_dir"
 expect 2 "mode=async is not built yet (issue #9)" -- train configs/chain_mazero_sync.json device=cpu --quiet mode=async \
     "log.dir=$mz_dir"
 expect 2 "muzero.replay_steps=8 must exceed" -- train configs/chain_mazero_sync.json device=cpu --quiet \

@@ -2,6 +2,7 @@
  * updates (bitwise, on the CPU and on the emulated CUDA backend), and on a
  * deterministic toy the model learns to predict rewards. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "learner/learner.h"
@@ -48,7 +49,16 @@ typedef struct {
     learner *l;
 } rig;
 
-static rig make_rig(mz_backend *be, uint64_t seed) {
+typedef struct {
+    float ema;
+    int64_t interval;
+} target_settings;
+static rig make_rig_with(mz_backend *be, uint64_t seed, const target_settings *target, int zero_init,
+                         void (*fill_fn)(replay *));
+
+static rig make_rig(mz_backend *be, uint64_t seed) { return make_rig_with(be, seed, NULL, 1, fill); }
+
+static wm_config rig_model(uint64_t seed, int zero_init) {
     wm_config c;
     memset(&c, 0, sizeof c);
     c.N = N, c.O = O, c.A = A, c.H = 16, c.F = 32, c.head_F = 16, c.P = 16, c.S = 5;
@@ -56,15 +66,24 @@ static rig make_rig(mz_backend *be, uint64_t seed) {
     c.K = K, c.max_batch = B, c.max_trees = 1, c.max_nodes = 1, c.max_envs = 1, c.discount = 0.9f;
     c.coef_reward = 1.0f, c.coef_value = 0.25f, c.coef_policy = 1.0f, c.coef_consistency = 2.0f;
     c.hidden_grad_scale = 0.5f, c.seed = seed;
+    c.zero_init = zero_init;
+    return c;
+}
+
+/* target: NULL, or the target network's settings */
+static rig make_rig_with(mz_backend *be, uint64_t seed, const target_settings *target, int zero_init,
+                         void (*fill_fn)(replay *)) {
+    wm_config c = rig_model(seed, zero_init);
     char err[256];
     rig g;
     g.m = wm_create(be, &c, err, sizeof err);
     assert_non_null(g.m);
     replay_config rc = {E, N, O, A, 64, K, NS, 0.9f, 0.6f, 0.4f, 1000, B, seed};
     g.rb = replay_create(&rc);
-    fill(g.rb);
+    fill_fn(g.rb);
     learner_config lc = {B, {0.9f, 0.999f, 1e-8f, 1e-4f, 5.0f, 1.0f}, {3e-3f, 10, 1000, 3e-4f}};
     g.l = learner_create(g.m, g.rb, &lc);
+    if (target) learner_use_target(g.l, target->ema, target->interval);
     return g;
 }
 
@@ -121,11 +140,117 @@ static void test_learns_rewards(void **state) {
     free_rig(&g);
 }
 
+/* Hand-made bootstrap: every reward 1, no episode ends, stored root values
+ * 1000. With the target network the value target of step i is
+ * 1 + 0.9 + 0.81 + 0.9^3 V(o_{i+3}), V the target network's value (at the
+ * first update: the initial parameters, evaluated here by a second model of
+ * the same seed); the stored 1000 would give 731.7. */
+static void fill_constant(replay *r) {
+    for (int t = 0; t < STEPS; t++) {
+        float obs[E * N * O], rew[E], pol[E * N * A], val[E];
+        int32_t act[E * N];
+        uint8_t term[E] = {0}, trunc[E] = {0};
+        for (int e = 0; e < E; e++) {
+            for (int i = 0; i < N; i++) {
+                float *o = obs + (e * N + i) * O;
+                o[0] = (float)((t + e) % 5), o[1] = (float)i, o[2] = 0.25f * (float)(t % 3);
+                act[e * N + i] = (t + i) % A;
+                pol[(e * N + i) * A] = 0.5f, pol[(e * N + i) * A + 1] = 0.5f;
+            }
+            rew[e] = 1.0f, val[e] = 1000.0f;
+        }
+        replay_add(r, obs, act, rew, term, trunc, pol, val, NULL);
+    }
+}
+
+static void test_target_bootstrap(void **state) {
+    (void)state;
+    mz_backend *be = test_cpu_backend();
+    target_settings tc = {0.0f, 2};
+    rig g = make_rig_with(be, 9, &tc, 0, fill_constant);
+    /* the initial network, evaluated apart */
+    wm_config c = rig_model(9, 0);
+    c.max_trees = c.max_envs = 1;
+    char err[256];
+    wm_model *ref = wm_create(be, &c, err, sizeof err);
+    assert_non_null(ref);
+    float *d_obs = be->alloc(be, N * O * sizeof(float)), *d_logits = be->alloc(be, N * A * sizeof(float));
+    float *d_value = be->alloc(be, sizeof(float));
+    learner_stats s;
+    learner_update(g.l, &s);
+    const int *env;
+    const int64_t *step;
+    learner_last_windows(g.l, &env, &step);
+    replay_bootstrap rb = replay_last_bootstrap(g.rb);
+    mcts_ma_model mm = wm_search_model(ref);
+    double max_err = 0.0;
+    for (int k = 0; k <= K; k++)
+        for (int b = 0; b < B; b++) {
+            int64_t boot = step[b] + k + NS;
+            float obs[N * O];
+            for (int i = 0; i < N; i++) {
+                obs[i * O] = (float)((boot + env[b]) % 5), obs[i * O + 1] = (float)i;
+                obs[i * O + 2] = 0.25f * (float)(boot % 3);
+            }
+            be->copy_h2d(be, d_obs, obs, sizeof obs);
+            wm_search_set_obs(ref, d_obs, 1);
+            mm.root(mm.ctx, be, 1, d_logits, d_value);
+            float v;
+            be->copy_d2h(be, &v, d_value, sizeof v);
+            double want = 1.0 + 0.9 + 0.81 + 0.729 * v;
+            double got = rb.values[k * B + b];
+            if (fabs(got - want) > max_err) max_err = fabs(got - want);
+        }
+    print_message("target bootstrap: max |z - hand z| %.2e, mean target value %.4f, shift from stored %.1f\n",
+                  max_err, (double)s.target_value, (double)s.bootstrap_shift);
+    assert_true(max_err < 1e-4);
+    assert_true(s.bootstrap_shift > 500.0f); /* 1000 stored values were not used */
+    /* periodic copy: the target changes at update 2, not at update 1 or 3 */
+    mz_params *p = wm_params(g.m), *tp = learner_target_params(g.l);
+    size_t bytes = (size_t)p->total * sizeof(float);
+    float *online = malloc(bytes), *target = malloc(bytes);
+    be->copy_d2h(be, target, tp->values, bytes);
+    be->copy_d2h(be, online, wm_params(ref)->values, bytes);
+    assert_memory_equal(target, online, bytes); /* still the initial network after update 1 */
+    learner_update(g.l, &s);
+    be->copy_d2h(be, target, tp->values, bytes);
+    be->copy_d2h(be, online, p->values, bytes);
+    assert_memory_equal(target, online, bytes);
+    learner_update(g.l, &s);
+    be->copy_d2h(be, online, p->values, bytes);
+    assert_memory_not_equal(target, online, bytes);
+    free(online), free(target);
+    be->free(be, d_obs), be->free(be, d_logits), be->free(be, d_value);
+    wm_destroy(ref);
+    free_rig(&g);
+}
+
+/* EMA: after one update, target = 0.9 initial + 0.1 online */
+static void test_target_ema(void **state) {
+    (void)state;
+    mz_backend *be = test_cpu_backend();
+    target_settings tc = {0.1f, 0};
+    rig g = make_rig_with(be, 4, &tc, 0, fill);
+    mz_params *p = wm_params(g.m), *tp = learner_target_params(g.l);
+    size_t n = (size_t)p->total;
+    float *init = malloc(n * sizeof(float)), *online = malloc(n * sizeof(float)), *target = malloc(n * sizeof(float));
+    be->copy_d2h(be, init, p->values, n * sizeof(float));
+    learner_stats s;
+    learner_update(g.l, &s);
+    be->copy_d2h(be, online, p->values, n * sizeof(float));
+    be->copy_d2h(be, target, tp->values, n * sizeof(float));
+    for (size_t i = 0; i < n; i++) assert_true(fabsf(target[i] - (0.9f * init[i] + 0.1f * online[i])) <= 1e-6f);
+    free(init), free(online), free(target);
+    free_rig(&g);
+}
+
 static int run_learner(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_determinism_cpu),
         cmocka_unit_test(test_determinism_emu),
         cmocka_unit_test(test_learns_rewards),
+        cmocka_unit_test(test_target_bootstrap),
+        cmocka_unit_test(test_target_ema),
     };
     return MZ_RUN_GROUP("learner", tests);
 }

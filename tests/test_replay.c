@@ -42,6 +42,28 @@ static void test_value_targets(void **state) {
     replay_destroy(r);
 }
 
+/* The split a target network uses: z = partial + coef * V(bootstrap obs),
+ * coef 0 where the episode ends first (the truncation's stored final value
+ * stays in partial). Window at step 3 (K = 2): targets of steps 3, 4, 5. */
+static void test_bootstrap_split(void **state) {
+    (void)state;
+    replay *r = hand_replay();
+    replay_keep_bootstrap(r);
+    replay_window(r, 0, 3, 0, 1);
+    replay_bootstrap b = replay_last_bootstrap(r);
+    /* z_3 = 4 + .5*5 + .25*6 + .125 V(o_6); o_6 = 6 */
+    assert_float_equal(b.partial[0], 8.0f, 1e-6f);
+    assert_float_equal(b.coef[0], 0.125f, 1e-7f);
+    assert_float_equal(b.obs[0], 6.0f, 0.0f);
+    assert_float_equal(b.partial[0] + b.coef[0] * 70.0f, b.values[0], 1e-5f);
+    /* z_4, z_5 end at the truncation: no network bootstrap */
+    assert_float_equal(b.coef[1], 0.0f, 0.0f);
+    assert_float_equal(b.partial[1], 22.25f, 1e-5f);
+    assert_float_equal(b.coef[2], 0.0f, 0.0f);
+    assert_float_equal(b.partial[2], 34.5f, 1e-5f);
+    replay_destroy(r);
+}
+
 static void test_termination_targets(void **state) {
     (void)state;
     replay_config c = {1, 1, 1, 2, 16, 2, 3, 0.5f, 1.0f, 0.4f, 1000, 4, 1};
@@ -178,7 +200,7 @@ static int run_replay(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_value_targets),       cmocka_unit_test(test_termination_targets),
         cmocka_unit_test(test_window_absorbing),    cmocka_unit_test(test_windows_stay_in_env),
-        cmocka_unit_test(test_priorities),
+        cmocka_unit_test(test_priorities),          cmocka_unit_test(test_bootstrap_split),
     };
     return MZ_RUN_GROUP("replay", tests);
 }

@@ -280,7 +280,7 @@ static void test_writer_bytes_match_fixture(void **state) {
     (void)state;
     const int64_t shape_w[2] = {2, 3}, shape_b[1] = {3};
     const float w[6] = {-0.5f, -0.25f, 0.0f, 0.25f, 0.5f, 0.75f}, bias[3] = {1.0f, 2.0f, 3.0f};
-    mz_st_write_tensor t[2] = {{"layer.weight", 2, shape_w, w}, {"layer.bias", 1, shape_b, bias}};
+    mz_st_write_tensor t[2] = {{"layer.weight", 2, shape_w, w, NULL}, {"layer.bias", 1, shape_b, bias, "F32"}};
     const char *keys[2] = {"step", "config"}, *values[2] = {"7", "{\"hidden\":3}"};
     char path[300], err[512];
     snprintf(path, sizeof path, "%s/mazero_written.safetensors", tmpdir);

@@ -8,9 +8,13 @@
  * safe 5 for seed 1: the -30 entries squeeze the completed-Q scale so the
  * 11 vs 5 difference is worth about one logit.) */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actors/sync.h"
+#include "src/nn/checkpoint.h"
 #include "tests/test_util.h"
 
 static sync_config base_config(const char *env, const char *scenario, uint64_t seed) {
@@ -75,10 +79,127 @@ static void test_chain(void **state) {
     }
 }
 
+/* Save -> load -> continue gives bitwise the losses, gradient norms and
+ * parameters of running straight through, with an evaluation (its own
+ * search noise) in the middle of both runs: joint search with a target
+ * network copied every 5 updates, and sampled search. */
+#define RESUME_PHASES 12
+static sync_config resume_config(int sampled) {
+    sync_config c = base_config("chain", "n2-l5", 7);
+    c.E = 4, c.rollout_steps = 3, c.updates = 2, c.env_steps = 4 * 3 * RESUME_PHASES, c.min_ready = 16;
+    c.replay.K = 2, c.replay.n_step = 3, c.replay.discount = 0.97f, c.replay.T = 64;
+    c.learner.batch = 8, c.eval_envs = 2;
+    c.learner.lr = (mz_lr_schedule){3e-3f, 5, 20, 1e-4f};
+    if (!sampled) c.target_bootstrap = 1, c.target_interval = 5; /* the target network is state too */
+    if (sampled) {
+        c.sampled = 1;
+        mcts_sampled_params_default(&c.sampled_params, 8);
+        c.sampled_params.K = 4, c.sampled_params.seed = 7;
+    }
+    return c;
+}
+
+static void phase(sync_run *s, int i, learner_stats *out) {
+    sync_result r;
+    memset(&r, 0, sizeof r);
+    assert_true(sync_iterate(s, &r));
+    out[i] = r.last;
+    if (i == RESUME_PHASES / 2 + 1) sync_evaluate(s, 1, NULL);
+}
+
+static void resume_case(int sampled) {
+    char err[512];
+    sync_config c = resume_config(sampled);
+    learner_stats straight[RESUME_PHASES], resumed[RESUME_PHASES];
+    memset(straight, 0, sizeof straight), memset(resumed, 0, sizeof resumed);
+    sync_run *a = sync_create(test_cpu_backend(), &c, err, sizeof err);
+    if (!a) fail_msg("%s", err);
+    for (int i = 0; i < RESUME_PHASES; i++) phase(a, i, straight);
+    char dir[] = "/tmp/mz_resume_XXXXXX", model[64], state[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(model, sizeof model, "%s/model.safetensors", dir);
+    snprintf(state, sizeof state, "%s/model.state.safetensors", dir);
+    sync_run *b = sync_create(test_cpu_backend(), &c, err, sizeof err);
+    for (int i = 0; i < RESUME_PHASES / 2; i++) phase(b, i, resumed);
+    assert_int_equal(mz_checkpoint_save(model, sync_params(b), true, "{}", 0, err, sizeof err), 0);
+    assert_int_equal(sync_save_state(b, state, err, sizeof err), 0);
+    sync_destroy(b);
+    b = sync_create(test_cpu_backend(), &c, err, sizeof err);
+    assert_int_equal(mz_checkpoint_load(model, sync_params(b), true, NULL, NULL, err, sizeof err), 0);
+    if (sync_load_state(b, state, err, sizeof err) != 0) fail_msg("%s", err);
+    for (int i = RESUME_PHASES / 2; i < RESUME_PHASES; i++) phase(b, i, resumed);
+    int updates = 0;
+    for (int i = 0; i < RESUME_PHASES; i++) {
+        updates += straight[i].step > 0;
+        assert_memory_equal(&straight[i].loss, &resumed[i].loss, sizeof straight[i].loss);
+        assert_memory_equal(&straight[i].grad_norm, &resumed[i].grad_norm, sizeof(float));
+        assert_memory_equal(&straight[i].lr, &resumed[i].lr, sizeof(float));
+        assert_true(straight[i].step == resumed[i].step);
+    }
+    assert_true(updates >= RESUME_PHASES / 2 + 2); /* updates on both sides of the save */
+    mz_params *pa = sync_params(a), *pb = sync_params(b);
+    assert_memory_equal(pa->values, pb->values, (size_t)pa->total * sizeof(float));
+    assert_memory_equal(pa->adam_v, pb->adam_v, (size_t)pa->total * sizeof(float));
+    /* a state file of another configuration is refused with the block at fault */
+    sync_config other = c;
+    other.replay.T = 32;
+    sync_run *o = sync_create(test_cpu_backend(), &other, err, sizeof err);
+    assert_int_equal(sync_load_state(o, state, err, sizeof err), -1);
+    assert_non_null(strstr(err, "replay.obs"));
+    sync_destroy(o);
+    unlink(model), unlink(state), rmdir(dir);
+    sync_destroy(a);
+    sync_destroy(b);
+}
+
+static void test_resume_exact(void **state) {
+    (void)state;
+    resume_case(0);
+}
+
+static void test_resume_exact_sampled(void **state) {
+    (void)state;
+    resume_case(1);
+}
+
+/* Full sync iterations (rollout with joint search and root masks, env
+ * step, replay, updates with a target network) on the emulated CUDA backend
+ * give the CPU backend's losses, bitwise. */
+static void test_cpu_emu_parity(void **state) {
+    (void)state;
+    char err[512];
+    sync_config c = resume_config(0);
+    learner_stats cpu[RESUME_PHASES / 2], emu[RESUME_PHASES / 2];
+    memset(cpu, 0, sizeof cpu), memset(emu, 0, sizeof emu);
+    sync_run *a = sync_create(test_cpu_backend(), &c, err, sizeof err);
+    sync_run *b = sync_create(test_emu_backend(), &c, err, sizeof err);
+    if (!a || !b) fail_msg("%s", err);
+    int updates = 0;
+    for (int i = 0; i < RESUME_PHASES / 2; i++) {
+        sync_result r;
+        memset(&r, 0, sizeof r);
+        assert_true(sync_iterate(a, &r));
+        cpu[i] = r.last;
+        memset(&r, 0, sizeof r);
+        assert_true(sync_iterate(b, &r));
+        emu[i] = r.last;
+        updates += cpu[i].step > 0;
+        assert_true(fabsf(cpu[i].loss.total - emu[i].loss.total) <= 1e-5f * (1.0f + fabsf(cpu[i].loss.total)));
+        assert_true(fabsf(cpu[i].grad_norm - emu[i].grad_norm) <= 1e-5f * (1.0f + cpu[i].grad_norm));
+    }
+    assert_true(updates >= 2);
+    assert_memory_equal(cpu, emu, sizeof cpu); /* the emulation runs the same float operations in the same order */
+    sync_destroy(a);
+    sync_destroy(b);
+}
+
 static int run_sync(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_climbing),
         cmocka_unit_test(test_chain),
+        cmocka_unit_test(test_resume_exact),
+        cmocka_unit_test(test_resume_exact_sampled),
+        cmocka_unit_test(test_cpu_emu_parity),
     };
     return MZ_RUN_GROUP("sync", tests);
 }
