@@ -130,6 +130,7 @@ void sync_destroy(sync_run *s) {
 }
 
 mz_params *sync_params(sync_run *s) { return wm_params(s->model); }
+learner *sync_learner(sync_run *s) { return s->learner; }
 
 /* The search of the training (eval 0) or evaluation envs: one batched
  * search for all of them; results stay on the device. */

@@ -59,5 +59,7 @@ int sync_iterate(sync_run *s, sync_result *out);
 double sync_evaluate(sync_run *s, int use_search, double *returns);
 /* The world model's parameter block (values, grads, AdamW moments). */
 mz_params *sync_params(sync_run *s);
+/* Its learner (async mode trains it on batches from the shared replay). */
+learner *sync_learner(sync_run *s);
 
 #endif
