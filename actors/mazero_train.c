@@ -86,6 +86,10 @@ static int sync_config_from(sync_config *c, const mz_config *cfg, char *err, siz
     return 0;
 }
 
+int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_t err_len) {
+    return sync_config_from(c, cfg, err, err_len);
+}
+
 /* checkpoints/<name>.safetensors: the world model with its AdamW moments */
 static int save_checkpoint(mz_runlog *rl, sync_run *s, const char *name, const char *cfg_json, int64_t updates) {
     char path[1024], err[512];
@@ -107,12 +111,17 @@ static void evaluate(mz_runlog *rl, sync_run *s, double *returns, int n, int64_t
     mz_runlog_row(rl, updates, env_steps, m, 2);
 }
 
+int mz_mazero_save_checkpoint(mz_runlog *rl, sync_run *s, const char *name, const char *cfg_json, int64_t updates) {
+    return save_checkpoint(rl, s, name, cfg_json, updates);
+}
+
+void mz_mazero_evaluate(mz_runlog *rl, sync_run *s, double *returns, int n, int64_t updates, int64_t env_steps) {
+    evaluate(rl, s, returns, n, updates, env_steps);
+}
+
 int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_line) {
     char err[1024];
-    if (cfg->mode == MZ_MODE_ASYNC) {
-        fprintf(stderr, "mazero train: mode=async is not built yet (issue #9); use mode=sync\n");
-        return MZ_EXIT_USAGE;
-    }
+    if (cfg->mode == MZ_MODE_ASYNC) return mz_mazero_train_async(cfg, be, device_line);
     sync_config sc;
     int rc = sync_config_from(&sc, cfg, err, sizeof err);
     if (rc) {

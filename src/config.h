@@ -102,6 +102,13 @@ typedef struct {
         int64_t rollout_steps, updates_per_rollout, min_replay_steps;
         int64_t eval_interval_updates, eval_episodes, checkpoint_interval_updates;
     } muzero;
+    struct { /* algo=mazero mode=async (actors/async.h) */
+        int64_t num_actors, segment_length, publish_interval, queue_batches;
+        double replay_ratio;
+        int64_t num_reanalyse, reanalyse_batch;
+        double reanalyse_fraction;
+        int64_t fail_actor_after_steps; /* test hook */
+    } async;
     struct {
         bool trajectories;
         char dir[MZ_CFG_STR];
