@@ -7,6 +7,7 @@
 #   make run        build, then train the default config (configs/default.json)
 #   make test       CPU tests + emulated-CUDA parity tests + CLI tests
 #   make asan       the same suite under AddressSanitizer + UBSan
+#   make tsan       the concurrency tests (group async) under ThreadSanitizer
 #   make bench      backend, env, NN, search and PPO benchmarks (table + bench/results/*.json)
 #   make deps       apt-get the Debian packages that are missing
 #
@@ -123,7 +124,7 @@ DEB_PACKAGES := build-essential libcjson-dev libcurl4-openssl-dev libopenblas-de
                 libcairo2-dev libgif-dev \
                 $(if $(wildcard $(CUDA_HOME)/include/cccl/thrust $(CUDA_HOME)/include/thrust),,libthrust-dev)
 
-.PHONY: all emu run test asan bench deps clean help
+.PHONY: all emu run test asan tsan bench deps clean help
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -161,6 +162,19 @@ asan: $(ASAN_BIN) $(ASAN_TEST_BIN)
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp MZ_PYTHON_CHECKS=0 \
 	  tests/run_all.sh $(ASAN_TEST_BIN) $(ASAN_BIN)
 
+# ThreadSanitizer: the product's C sources without OpenMP (libgomp is not
+# instrumented; its barriers would read as races) and the async test group.
+TSAN_BIN := $(BUILD)/tsan/mazero_tests
+TSAN_TEST_C := tests/test_main.c tests/test_util.c tests/run_test_util.c tests/test_async.c
+TSAN_OBJ := $(call obj,tsan,$(LIB_C) $(NOCUDA_C) $(TSAN_TEST_C))
+TSAN_CFLAGS := $(filter-out -fopenmp,$(CFLAGS)) -Wno-unknown-pragmas -fsanitize=thread
+
+$(TSAN_BIN): $(TSAN_OBJ)
+	$(CC) $(filter-out -fopenmp,$(LINKFLAGS)) -fsanitize=thread $^ -o $@ -lcmocka $(LDLIBS)
+
+tsan: $(TSAN_BIN)
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 MZ_TSAN=1 $(TSAN_BIN) async
+
 PYTHON ?= python3
 bench: $(BIN)
 	@mkdir -p bench/results
@@ -188,6 +202,10 @@ $(BUILD)/rel/%.o: %.c | $(DEPS_STAMP)
 $(BUILD)/asan/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c $< -o $@
+
+$(BUILD)/tsan/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(TSAN_CFLAGS) -c $< -o $@
 
 $(BUILD)/emu/%.cu.o: %.cu | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -226,6 +244,6 @@ clean:
 	rm -rf $(BUILD) $(BIN)
 
 help:
-	@sed -n '1,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -110,8 +110,17 @@ check "mazero run wrote metrics.jsonl with losses and both evaluations" \
 check "mazero run wrote a marl-eval metrics.json" grep -q '"mean_episode_return"' "$run_dir/metrics.json"
 check "mazero run wrote periodic and final checkpoints" \
     test -s "$run_dir/checkpoints/model.safetensors" -a -s "$run_dir/checkpoints/model-00000010.safetensors"
-expect 2 "mode=async is not built yet (issue #9)" -- train configs/chain_mazero_sync.json device=cpu --quiet mode=async \
-    "log.dir=$mz_dir"
+# async mode: trains end to end with actor and learner rates on the progress line; bad async settings
+# are exit-2 errors; an actor failure is exit 1 with its reason
+expect 0 "updates/s" -- train configs/chain_mazero_async.json device=cpu --quiet total_env_steps=400 \
+    log.console=plain "log.dir=$mz_dir/async"
+check "async run logged the achieved replay ratio and staleness" \
+    bash -c 'grep -q "\"replay_ratio\"" "$1"/async/*/*/*/metrics.jsonl && grep -q "\"staleness\"" "$1"/async/*/*/*/metrics.jsonl' \
+    _ "$mz_dir"
+expect 2 "async.num_actors=9 exceeds env.num_envs=8" -- train configs/chain_mazero_async.json device=cpu --quiet \
+    async.num_actors=9 "log.dir=$mz_dir"
+expect 1 "actor 0: injected failure after" -- train configs/chain_mazero_async.json device=cpu --quiet \
+    async.fail_actor_after_steps=20 total_env_steps=100000 "log.dir=$mz_dir"
 expect 2 "muzero.replay_steps=8 must exceed" -- train configs/chain_mazero_sync.json device=cpu --quiet \
     muzero.replay_steps=8 "log.dir=$mz_dir"
 # SIGTERM mid-run: the model is saved and the exit code is 128 + 15
