@@ -63,19 +63,7 @@ static void log_row(mz_runlog *rl, const async_result *r, const async_result *pr
     m[n++] = (mz_metric){"learner_wait_share", (r->flow.learner_wait_seconds - prev->flow.learner_wait_seconds) / dt};
     m[n++] = (mz_metric){"replay_ready", (double)ready};
     m[n++] = (mz_metric){"reanalysed", (double)r->flow.reanalysed};
-    if (r->updates > 0) {
-        const learner_stats *st = &r->last;
-        m[n++] = (mz_metric){"loss", st->loss.total};
-        m[n++] = (mz_metric){"reward_loss", st->loss.reward};
-        m[n++] = (mz_metric){"value_loss", st->loss.value};
-        m[n++] = (mz_metric){"policy_loss", st->loss.policy};
-        m[n++] = (mz_metric){"consistency_loss", st->loss.consistency};
-        m[n++] = (mz_metric){"value_error", st->loss.value_error};
-        m[n++] = (mz_metric){"reward_error", st->loss.reward_error};
-        m[n++] = (mz_metric){"grad_norm", st->grad_norm};
-        m[n++] = (mz_metric){"learning_rate", st->lr};
-        m[n++] = (mz_metric){"mean_priority", st->mean_priority};
-    }
+    if (r->updates > 0) n += mz_mazero_learner_metrics(m + n, &r->last);
     if (r->episodes > 0) m[n++] = (mz_metric){"train_episode_return", r->train_return};
     mz_runlog_row(rl, r->updates, r->env_steps, m, n);
 }

@@ -111,6 +111,21 @@ static void evaluate(mz_runlog *rl, sync_run *s, double *returns, int n, int64_t
     mz_runlog_row(rl, updates, env_steps, m, 2);
 }
 
+int mz_mazero_learner_metrics(mz_metric *m, const learner_stats *st) {
+    int n = 0;
+    m[n++] = (mz_metric){"loss", st->loss.total};
+    m[n++] = (mz_metric){"reward_loss", st->loss.reward};
+    m[n++] = (mz_metric){"value_loss", st->loss.value};
+    m[n++] = (mz_metric){"policy_loss", st->loss.policy};
+    m[n++] = (mz_metric){"consistency_loss", st->loss.consistency};
+    m[n++] = (mz_metric){"value_error", st->loss.value_error};
+    m[n++] = (mz_metric){"reward_error", st->loss.reward_error};
+    m[n++] = (mz_metric){"grad_norm", st->grad_norm};
+    m[n++] = (mz_metric){"learning_rate", st->lr};
+    m[n++] = (mz_metric){"mean_priority", st->mean_priority};
+    return n;
+}
+
 int mz_mazero_save_checkpoint(mz_runlog *rl, sync_run *s, const char *name, const char *cfg_json, int64_t updates) {
     return save_checkpoint(rl, s, name, cfg_json, updates);
 }
@@ -178,19 +193,7 @@ int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_lin
             int n = 0;
             m[n++] = (mz_metric){"steps_per_second", (double)(r.env_steps - steps_last) / dt};
             m[n++] = (mz_metric){"updates_per_second", (double)(r.updates - updates_last) / dt};
-            if (r.updates > 0) {
-                const learner_stats *st = &r.last;
-                m[n++] = (mz_metric){"loss", st->loss.total};
-                m[n++] = (mz_metric){"reward_loss", st->loss.reward};
-                m[n++] = (mz_metric){"value_loss", st->loss.value};
-                m[n++] = (mz_metric){"policy_loss", st->loss.policy};
-                m[n++] = (mz_metric){"consistency_loss", st->loss.consistency};
-                m[n++] = (mz_metric){"value_error", st->loss.value_error};
-                m[n++] = (mz_metric){"reward_error", st->loss.reward_error};
-                m[n++] = (mz_metric){"grad_norm", st->grad_norm};
-                m[n++] = (mz_metric){"learning_rate", st->lr};
-                m[n++] = (mz_metric){"mean_priority", st->mean_priority};
-            }
+            if (r.updates > 0) n += mz_mazero_learner_metrics(m + n, &r.last);
             if (r.episodes > 0) m[n++] = (mz_metric){"train_episode_return", r.train_return};
             mz_runlog_row(rl, r.updates, r.env_steps, m, n);
             t_last = t, steps_last = r.env_steps, updates_last = r.updates;

@@ -24,6 +24,9 @@ int mz_mazero_async_config(async_config *c, const mz_config *cfg, char *err, siz
  * or 1), and one evaluation with and without search into the run's
  * metrics, as sync mode writes them. */
 int mz_mazero_save_checkpoint(mz_runlog *rl, sync_run *s, const char *name, const char *cfg_json, int64_t updates);
+/* The learner's losses, norms and rates as metrics into m (room for 10);
+ * returns how many. */
+int mz_mazero_learner_metrics(mz_metric *m, const learner_stats *st);
 void mz_mazero_evaluate(mz_runlog *rl, sync_run *s, double *returns, int n, int64_t updates, int64_t env_steps);
 
 #endif
