@@ -173,7 +173,7 @@ $(TSAN_BIN): $(TSAN_OBJ)
 	$(CC) $(filter-out -fopenmp,$(LINKFLAGS)) -fsanitize=thread $^ -o $@ -lcmocka $(LDLIBS)
 
 tsan: $(TSAN_BIN)
-	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 MZ_TSAN=1 $(TSAN_BIN) async
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(TSAN_BIN) async
 
 PYTHON ?= python3
 bench: $(BIN)

@@ -60,7 +60,7 @@ struct async_run {
     int64_t n_rets;
     /* the learner's thread */
     int64_t updates, version;
-    double staleness;
+    double staleness, batch_wait_seconds;
     learner_stats last;
     int started, stopped;
 };
@@ -375,6 +375,7 @@ static void fill_result(async_run *a, async_result *out) {
     out->last = a->last;
     out->staleness = a->staleness;
     out->version = a->version;
+    out->batch_wait_seconds = a->batch_wait_seconds;
     LOCK(a);
     out->episodes = a->n_rets;
     int n = a->n_rets < RET_WINDOW ? (int)a->n_rets : RET_WINDOW;
@@ -393,7 +394,9 @@ int async_step(async_run *a, async_result *out) {
     } else if (permit < 0) {
         rc = 0;
     } else if (permit > 0) {
+        double t0 = mz_monotonic_seconds();
         const shared_batch *b = shared_replay_take(a->sr, LEARNER_WAIT_SECONDS);
+        a->batch_wait_seconds += mz_monotonic_seconds() - t0;
         if (b) {
             const float *prio = learner_update_batch(sync_learner(a->learner_side), &b->batch, &a->last);
             double stale = 0.0;

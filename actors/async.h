@@ -43,6 +43,7 @@ typedef struct {
     learner_stats last;
     double staleness;      /* learner version minus the version that played each window, mean over the last batch */
     int64_t version;       /* parameters published so far */
+    double batch_wait_seconds; /* the learner waiting for a prepared batch (flow waits are in flow) */
     mz_flow_stats flow;
 } async_result;
 

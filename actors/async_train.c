@@ -60,7 +60,8 @@ static void log_row(mz_runlog *rl, const async_result *r, const async_result *pr
     m[n++] = (mz_metric){"staleness", r->staleness};
     m[n++] = (mz_metric){"param_version", (double)r->version};
     m[n++] = (mz_metric){"actor_wait_share", (r->flow.actor_wait_seconds - prev->flow.actor_wait_seconds) / (dt * actors)};
-    m[n++] = (mz_metric){"learner_wait_share", (r->flow.learner_wait_seconds - prev->flow.learner_wait_seconds) / dt};
+    m[n++] = (mz_metric){"learner_wait_share", (r->flow.learner_wait_seconds - prev->flow.learner_wait_seconds +
+                                                 r->batch_wait_seconds - prev->batch_wait_seconds) / dt};
     m[n++] = (mz_metric){"replay_ready", (double)ready};
     m[n++] = (mz_metric){"reanalysed", (double)r->flow.reanalysed};
     if (r->updates > 0) n += mz_mazero_learner_metrics(m + n, &r->last);
