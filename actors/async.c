@@ -300,6 +300,15 @@ async_run *async_create(mz_backend *be, const async_config *cfg, char *err, size
                  c->reanalyse_batch, c->reanalyse_fraction);
         return NULL;
     }
+    /* the warm-up must fit the replay, or actors and learner would wait on each other forever */
+    int64_t fits = (int64_t)b->E * (b->replay.T - b->replay.K - b->replay.n_step);
+    if (b->min_ready > fits) {
+        snprintf(err, err_len,
+                 "muzero.min_replay_steps=%lld exceeds the %lld steps the replay can hold ready (env.num_envs x "
+                 "(muzero.replay_steps - muzero.unroll_steps - muzero.n_step))",
+                 (long long)b->min_ready, (long long)fits);
+        return NULL;
+    }
     sync_config lc = *b; /* the learner side: model, learner, evaluation; its own rollout env is never stepped */
     lc.E = 1;
     sync_run *ls = sync_create(be, &lc, err, err_len);

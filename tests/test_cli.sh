@@ -119,6 +119,8 @@ check "async run logged the achieved replay ratio and staleness" \
     _ "$mz_dir"
 expect 2 "async.num_actors=9 exceeds env.num_envs=8" -- train configs/chain_mazero_async.json device=cpu --quiet \
     async.num_actors=9 "log.dir=$mz_dir"
+expect 2 "muzero.min_replay_steps=5000 exceeds the" -- train configs/chain_mazero_async.json device=cpu --quiet \
+    muzero.min_replay_steps=5000 "log.dir=$mz_dir"
 expect 1 "actor 0: injected failure after" -- train configs/chain_mazero_async.json device=cpu --quiet \
     async.fail_actor_after_steps=20 total_env_steps=100000 "log.dir=$mz_dir"
 expect 2 "muzero.replay_steps=8 must exceed" -- train configs/chain_mazero_sync.json device=cpu --quiet \
