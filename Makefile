@@ -7,6 +7,7 @@
 #   make run        build, then train the default config (configs/default.json)
 #   make test       CPU tests + emulated-CUDA parity tests + CLI tests
 #   make asan       the same suite under AddressSanitizer + UBSan
+#   make tsan       the concurrency tests (group async) under ThreadSanitizer
 #   make bench      backend, env, NN, search and PPO benchmarks (table + bench/results/*.json)
 #   make deps       apt-get the Debian packages that are missing
 #   make MPI=1      ./mazero for data-parallel runs (mpirun -np P ./mazero train ...),
@@ -139,7 +140,7 @@ DEB_PACKAGES := build-essential libcjson-dev libcurl4-openssl-dev libopenblas-de
                 $(if $(wildcard $(CUDA_HOME)/include/cccl/thrust $(CUDA_HOME)/include/thrust),,libthrust-dev) \
                 $(if $(filter 1,$(MPI)),libopenmpi-dev openmpi-bin)
 
-.PHONY: all emu run test test-mpi asan bench deps deps-mpi clean help
+.PHONY: all emu run test test-mpi asan tsan bench deps deps-mpi clean help
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -188,6 +189,19 @@ asan: $(ASAN_BIN) $(ASAN_TEST_BIN)
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp MZ_PYTHON_CHECKS=0 \
 	  tests/run_all.sh $(ASAN_TEST_BIN) $(ASAN_BIN)
 
+# ThreadSanitizer: the product's C sources without OpenMP (libgomp is not
+# instrumented; its barriers would read as races) and the async test group.
+TSAN_BIN := $(BUILD)/tsan/mazero_tests
+TSAN_TEST_C := tests/test_main.c tests/test_util.c tests/run_test_util.c tests/test_async.c
+TSAN_OBJ := $(call obj,tsan,$(LIB_C) $(NOCUDA_C) $(TSAN_TEST_C))
+TSAN_CFLAGS := $(filter-out -fopenmp,$(CFLAGS)) -Wno-unknown-pragmas -fsanitize=thread
+
+$(TSAN_BIN): $(TSAN_OBJ)
+	$(CC) $(filter-out -fopenmp,$(LINKFLAGS)) -fsanitize=thread $^ -o $@ -lcmocka $(LDLIBS)
+
+tsan: $(TSAN_BIN)
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(TSAN_BIN) async
+
 PYTHON ?= python3
 bench: $(BIN)
 	@mkdir -p bench/results
@@ -215,6 +229,10 @@ $(BUILD)/rel/%.o: %.c | $(DEPS_STAMP)
 $(BUILD)/asan/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c $< -o $@
+
+$(BUILD)/tsan/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(TSAN_CFLAGS) -c $< -o $@
 
 $(BUILD)/emu/%.cu.o: %.cu | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -266,6 +284,6 @@ clean:
 	rm -rf $(BUILD) $(BIN)
 
 help:
-	@sed -n '1,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,18p' Makefile | sed 's/^# \{0,1\}//'
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -176,6 +176,29 @@ sync_run *mz_mazero_sync_create(const mz_config *cfg, mz_backend *be, const char
     return s;
 }
 
+int mz_mazero_learner_metrics(mz_metric *m, const learner_stats *st) {
+    int n = 0;
+    m[n++] = (mz_metric){"loss", st->loss.total};
+    m[n++] = (mz_metric){"reward_loss", st->loss.reward};
+    m[n++] = (mz_metric){"value_loss", st->loss.value};
+    m[n++] = (mz_metric){"policy_loss", st->loss.policy};
+    m[n++] = (mz_metric){"consistency_loss", st->loss.consistency};
+    m[n++] = (mz_metric){"value_error", st->loss.value_error};
+    m[n++] = (mz_metric){"reward_error", st->loss.reward_error};
+    m[n++] = (mz_metric){"grad_norm", st->grad_norm};
+    m[n++] = (mz_metric){"learning_rate", st->lr};
+    m[n++] = (mz_metric){"mean_priority", st->mean_priority};
+    return n;
+}
+
+int mz_mazero_save_checkpoint(mz_runlog *rl, sync_run *s, const char *name, const char *cfg_json, int64_t updates) {
+    return save_checkpoint(rl, s, name, cfg_json, updates);
+}
+
+void mz_mazero_evaluate(mz_runlog *rl, sync_run *s, double *returns, int n, int64_t updates, int64_t env_steps) {
+    evaluate(rl, s, returns, n, updates, env_steps);
+}
+
 int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_line) {
     return mz_mazero_train_from(cfg, be, device_line, NULL);
 }
@@ -194,10 +217,12 @@ static int resume_run(sync_run *s, const char *resume, char *run_dir, size_t len
 
 int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *device_line, const char *resume) {
     char err[1024];
-    if (cfg->mode == MZ_MODE_ASYNC) {
-        fprintf(stderr, "mazero train: mode=async is not built yet (issue #9); use mode=sync\n");
+    if (cfg->mode == MZ_MODE_ASYNC && resume) {
+        fprintf(stderr, "mazero train: resume= is built for mode=sync only (async runs save the model, not the "
+                        "actors' and replay's state)\n");
         return MZ_EXIT_USAGE;
     }
+    if (cfg->mode == MZ_MODE_ASYNC) return mz_mazero_train_async(cfg, be, device_line);
     sync_config sc;
     int exit_code = 0;
     sync_run *s = mz_mazero_sync_create(cfg, be, "train", &sc, &exit_code);
@@ -261,27 +286,15 @@ int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *devic
             int n = 0;
             m[n++] = (mz_metric){"steps_per_second", (double)(r.env_steps - steps_last) / dt};
             m[n++] = (mz_metric){"updates_per_second", (double)(r.updates - updates_last) / dt};
-            if (r.updates > 0) {
-                const learner_stats *st = &r.last;
-                m[n++] = (mz_metric){"loss", st->loss.total};
-                m[n++] = (mz_metric){"reward_loss", st->loss.reward};
-                m[n++] = (mz_metric){"value_loss", st->loss.value};
-                m[n++] = (mz_metric){"policy_loss", st->loss.policy};
-                m[n++] = (mz_metric){"consistency_loss", st->loss.consistency};
-                m[n++] = (mz_metric){"value_error", st->loss.value_error};
-                m[n++] = (mz_metric){"reward_error", st->loss.reward_error};
-                m[n++] = (mz_metric){"grad_norm", st->grad_norm};
-                m[n++] = (mz_metric){"learning_rate", st->lr};
-                m[n++] = (mz_metric){"mean_priority", st->mean_priority};
-                if (sc.awpo) {
-                    m[n++] = (mz_metric){"awpo_advantage_std", r.awpo.adv_std};
-                    m[n++] = (mz_metric){"awpo_weight_mean", r.awpo.weight_mean};
-                    m[n++] = (mz_metric){"awpo_weight_max", r.awpo.weight_max};
-                }
-                if (sc.target_bootstrap) {
-                    m[n++] = (mz_metric){"target_value", st->target_value};
-                    m[n++] = (mz_metric){"target_bootstrap_shift", st->bootstrap_shift};
-                }
+            if (r.updates > 0) n += mz_mazero_learner_metrics(m + n, &r.last);
+            if (r.updates > 0 && sc.awpo) {
+                m[n++] = (mz_metric){"awpo_advantage_std", r.awpo.adv_std};
+                m[n++] = (mz_metric){"awpo_weight_mean", r.awpo.weight_mean};
+                m[n++] = (mz_metric){"awpo_weight_max", r.awpo.weight_max};
+            }
+            if (r.updates > 0 && sc.target_bootstrap) {
+                m[n++] = (mz_metric){"target_value", r.last.target_value};
+                m[n++] = (mz_metric){"target_bootstrap_shift", r.last.bootstrap_shift};
             }
             if (r.episodes > 0) m[n++] = (mz_metric){"train_episode_return", r.train_return};
             mz_runlog_row(rl, r.updates, r.env_steps, m, n);

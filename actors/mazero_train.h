@@ -2,12 +2,14 @@
 #ifndef MZ_ACTORS_MAZERO_TRAIN_H
 #define MZ_ACTORS_MAZERO_TRAIN_H
 
+#include "actors/async.h"
 #include "actors/sync.h"
 #include "src/backend.h"
 #include "src/config.h"
+#include "src/runlog.h"
 
-/* Trains cfg (mode=sync; mode=async is refused with exit 2) on be and
- * returns the exit status: 0, 1 (runtime), 2 (config), 128+signal when
+/* Trains cfg (mode=sync here, mode=async in actors/async_train.c) on be
+ * and returns the exit status: 0, 1 (runtime), 2 (config), 128+signal when
  * stopped by SIGINT/SIGTERM (after saving the model). */
 int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_line);
 /* The same, resuming the run of `resume` (a run directory or a checkpoint,
@@ -36,5 +38,19 @@ int mz_mazero_run_paths(const char *arg, char *model, char *state, char *run_dir
  * the env defines one), and writes one episode as a GIF when gif_path is
  * not NULL. Returns the exit status. */
 int mz_mazero_eval(const mz_config *cfg, mz_backend *be, const char *what, const char *gif_path);
+
+int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *device_line);
+
+/* The same plus the async.* keys (actors/async_train.c); 0, or 2 with a
+ * reason. */
+int mz_mazero_async_config(async_config *c, const mz_config *cfg, char *err, size_t err_len);
+/* checkpoints/<name>.safetensors of s's model with its AdamW moments (0
+ * or 1), and one evaluation with and without search into the run's
+ * metrics, as sync mode writes them. */
+int mz_mazero_save_checkpoint(mz_runlog *rl, sync_run *s, const char *name, const char *cfg_json, int64_t updates);
+/* The learner's losses, norms and rates as metrics into m (room for 10);
+ * returns how many. */
+int mz_mazero_learner_metrics(mz_metric *m, const learner_stats *st);
+void mz_mazero_evaluate(mz_runlog *rl, sync_run *s, double *returns, int n, int64_t updates, int64_t env_steps);
 
 #endif

@@ -151,6 +151,7 @@ void sync_destroy(sync_run *s) {
 }
 
 mz_params *sync_params(sync_run *s) { return wm_params(s->model); }
+learner *sync_learner(sync_run *s) { return s->learner; }
 
 /* The search of the training (eval 0) or evaluation envs: one batched
  * search for all of them; results stay on the device. */
@@ -324,5 +325,7 @@ int sync_save_state(sync_run *s, const char *path, char *err, size_t err_len) {
 int sync_load_state(sync_run *s, const char *path, char *err, size_t err_len) {
     mz_state_block list[SYNC_STATE_BLOCKS];
     int n = state_blocks(s, list);
-    return mz_state_load(path, s->be, list, n, "sync", err, err_len);
+    int rc = mz_state_load(path, s->be, list, n, "sync", err, err_len);
+    if (rc == 0) replay_state_loaded(s->rb);
+    return rc;
 }

@@ -76,6 +76,8 @@ double sync_evaluate_episodes(sync_run *s, int use_search, double *returns, doub
 void sync_position(const sync_run *s, sync_result *out);
 /* The world model's parameter block (values, grads, AdamW moments). */
 mz_params *sync_params(sync_run *s);
+/* Its learner (async mode trains it on batches from the shared replay). */
+learner *sync_learner(sync_run *s);
 
 /* Resume: everything besides the model's parameter block (which goes to
  * a checkpoint with its AdamW moments): replay contents, environment

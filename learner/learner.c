@@ -121,10 +121,17 @@ void learner_last_windows(const learner *l, const int **env, const int64_t **ste
 }
 
 void learner_update(learner *l, learner_stats *out) {
-    int B = l->cfg.batch;
-    const wm_batch *batch = replay_sample(l->rb, B, l->env, l->steps);
+    const wm_batch *batch = replay_sample(l->rb, l->cfg.batch, l->env, l->steps);
     out->target_value = out->bootstrap_shift = 0.0f;
-    if (l->target) bootstrap_from_target(l, out);
+    if (l->target) bootstrap_from_target(l, out); /* rewrites the batch's value targets */
+    const float *prio = learner_update_batch(l, batch, out);
+    replay_update_priorities(l->rb, l->cfg.batch, l->env, l->steps, prio);
+}
+
+const float *learner_update_batch(learner *l, const wm_batch *batch, learner_stats *out) {
+    int B = batch->B;
+    MZ_CHECK(B == l->cfg.batch, "learner: batch of %d windows, configured for %d", B, l->cfg.batch);
+    if (!l->target) out->target_value = out->bootstrap_shift = 0.0f;
     wm_upload(l->model, batch);
     mz_params *p = wm_params(l->model);
     mz_params_zero_grads(p);
@@ -139,8 +146,8 @@ void learner_update(learner *l, learner_stats *out) {
     double sum = 0.0;
     for (int b = 0; b < B; b++) sum += prio[b];
     out->mean_priority = (float)(sum / B);
-    replay_update_priorities(l->rb, B, l->env, l->steps, prio);
     out->step = l->t;
+    return prio;
 }
 
 void learner_state_blocks(learner *l, mz_state_block *list, int *n, int max) {

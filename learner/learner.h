@@ -45,6 +45,9 @@ learner *learner_create(wm_model *model, replay *rb, const learner_config *cfg);
 void learner_destroy(learner *l);
 /* One update; the replay must have a ready step. */
 void learner_update(learner *l, learner_stats *out);
+/* One update on a batch assembled elsewhere (async mode's sampler thread);
+ * returns the new priorities [B] (host, valid until the next update). */
+const float *learner_update_batch(learner *l, const wm_batch *batch, learner_stats *out);
 int64_t learner_steps(const learner *l);
 /* From now on n-step targets bootstrap from a target network, a copy of the
  * model now, then target += ema (online - target) after every update (ema >

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "learner/sumtree.h"
 #include "src/check.h"
 #include "src/rng.h"
 
@@ -23,7 +24,7 @@ struct replay {
     int64_t ready;
     float max_prio;
     uint64_t calls;
-    double *cum;     /* [E*T] */
+    mz_sumtree tree; /* [E*T] leaves prio^alpha (0 while not ready): O(log n) sampling */
     /* the batch, [k][b] layouts of wm_batch */
     float *b_obs, *b_pol, *b_val, *b_rew, *b_mask, *b_w;
     float *b_boot_obs, *b_boot_coef, *b_boot_partial; /* [K+1][B][N*O], [K+1][B], [K+1][B] (bootstrap_obs) */
@@ -57,7 +58,7 @@ replay *replay_create(const replay_config *cfg) {
     r->fval = xcalloc(ET, sizeof(float));
     r->prio = xcalloc(ET, sizeof(float));
     r->count = xcalloc((size_t)c->E, sizeof(int64_t));
-    r->cum = xcalloc(ET, sizeof(double));
+    mz_sumtree_init(&r->tree, (int64_t)ET);
     r->b_obs = xcalloc(K1 * B * c->N * c->O, sizeof(float));
     r->b_pol = xcalloc(K1 * B * c->N * c->A, sizeof(float));
     r->b_val = xcalloc(K1 * B, sizeof(float));
@@ -72,45 +73,61 @@ replay *replay_create(const replay_config *cfg) {
 
 void replay_destroy(replay *r) {
     if (!r) return;
-    void *all[] = {r->obs, r->act, r->rew, r->term, r->trunc, r->pol, r->val, r->fval, r->prio, r->count, r->cum,
+    void *all[] = {r->obs, r->act, r->rew, r->term, r->trunc, r->pol, r->val, r->fval, r->prio, r->count,
                    r->b_obs, r->b_pol, r->b_val, r->b_rew, r->b_mask, r->b_w, r->b_act, r->b_boot_obs, r->b_boot_coef,
                    r->b_boot_partial};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+    mz_sumtree_free(&r->tree);
     free(r);
 }
 
 static size_t slot(const replay *r, int e, int64_t i) { return (size_t)e * r->c.T + (size_t)(i % r->c.T); }
 
+static void set_priority(replay *r, size_t s, float p) {
+    r->prio[s] = p;
+    mz_sumtree_set(&r->tree, (int64_t)s, p > 0.0f ? pow(p, r->c.alpha) : 0.0);
+}
+
 static void mark_ready(replay *r, int e, int64_t i) {
-    float *p = &r->prio[slot(r, e, i)];
-    if (*p > 0.0f) return;
-    *p = r->max_prio;
+    size_t s = slot(r, e, i);
+    if (r->prio[s] > 0.0f) return;
+    set_priority(r, s, r->max_prio);
     r->ready++;
+}
+
+void replay_add_env(replay *r, int e, const float *obs, const int32_t *actions, float reward, int terminated,
+                    int truncated, const float *policy, float root_value, float final_value) {
+    const replay_config *c = &r->c;
+    int NO = c->N * c->O, NA = c->N * c->A, Kn = c->K + c->n_step;
+    MZ_CHECK(e >= 0 && e < c->E, "replay: env %d of %d", e, c->E);
+    int64_t i = r->count[e];
+    size_t s = slot(r, e, i);
+    if (r->prio[s] > 0.0f) r->ready--; /* evicting step i - T */
+    set_priority(r, s, 0.0f);
+    memcpy(r->obs + s * NO, obs, (size_t)NO * sizeof(float));
+    memcpy(r->act + s * c->N, actions, (size_t)c->N * sizeof(int32_t));
+    memcpy(r->pol + s * NA, policy, (size_t)NA * sizeof(float));
+    r->rew[s] = reward;
+    r->term[s] = terminated ? 1 : 0;
+    r->trunc[s] = truncated && !terminated ? 1 : 0;
+    r->fval[s] = r->trunc[s] ? final_value : 0.0f;
+    r->val[s] = root_value;
+    r->count[e] = i + 1;
+    int64_t oldest = i + 1 - c->T > 0 ? i + 1 - c->T : 0;
+    if (r->term[s] || r->trunc[s])
+        for (int64_t j = i; j >= oldest && r->prio[slot(r, e, j)] == 0.0f; j--) mark_ready(r, e, j);
+    if (i - Kn >= oldest) mark_ready(r, e, i - Kn);
 }
 
 void replay_add(replay *r, const float *obs, const int32_t *actions, const float *rewards, const uint8_t *terminated,
                 const uint8_t *truncated, const float *policy, const float *root_value, const float *final_value) {
     const replay_config *c = &r->c;
-    int NO = c->N * c->O, NA = c->N * c->A, Kn = c->K + c->n_step;
+    size_t NO = (size_t)c->N * c->O, NA = (size_t)c->N * c->A;
     for (int e = 0; e < c->E; e++) {
-        int64_t i = r->count[e];
-        size_t s = slot(r, e, i);
-        if (r->prio[s] > 0.0f) r->ready--; /* evicting step i - T */
-        r->prio[s] = 0.0f;
-        memcpy(r->obs + s * NO, obs + (size_t)e * NO, (size_t)NO * sizeof(float));
-        memcpy(r->act + s * c->N, actions + (size_t)e * c->N, (size_t)c->N * sizeof(int32_t));
-        memcpy(r->pol + s * NA, policy + (size_t)e * NA, (size_t)NA * sizeof(float));
-        r->rew[s] = rewards[e];
-        r->term[s] = terminated[e] ? 1 : 0;
-        r->trunc[s] = truncated[e] && !terminated[e] ? 1 : 0;
-        MZ_CHECK(!r->trunc[s] || final_value, "replay: env %d truncated without a final value", e);
-        r->fval[s] = r->trunc[s] ? final_value[e] : 0.0f;
-        r->val[s] = root_value[e];
-        r->count[e] = i + 1;
-        int64_t oldest = i + 1 - c->T > 0 ? i + 1 - c->T : 0;
-        if (r->term[s] || r->trunc[s])
-            for (int64_t j = i; j >= oldest && r->prio[slot(r, e, j)] == 0.0f; j--) mark_ready(r, e, j);
-        if (i - Kn >= oldest) mark_ready(r, e, i - Kn);
+        int trunc = truncated[e] && !terminated[e];
+        MZ_CHECK(!trunc || final_value, "replay: env %d truncated without a final value", e);
+        replay_add_env(r, e, obs + e * NO, actions + (size_t)e * c->N, rewards[e], terminated[e], truncated[e],
+                       policy + e * NA, root_value[e], trunc ? final_value[e] : 0.0f);
     }
 }
 
@@ -211,12 +228,7 @@ const wm_batch *replay_window(replay *r, int env, int64_t t, int b, int B) {
 const wm_batch *replay_sample(replay *r, int B, int *env_out, int64_t *step_out) {
     const replay_config *c = &r->c;
     MZ_CHECK(r->ready > 0, "replay: sampling with no ready step");
-    size_t ET = (size_t)c->E * c->T;
-    double total = 0.0;
-    for (size_t s = 0; s < ET; s++) {
-        total += r->prio[s] > 0.0f ? pow(r->prio[s], c->alpha) : 0.0;
-        r->cum[s] = total;
-    }
+    double total = mz_sumtree_total(&r->tree);
     double frac = c->beta_steps > 0 ? (double)r->calls / (double)c->beta_steps : 1.0;
     double beta = c->beta0 + (1.0 - c->beta0) * (frac < 1.0 ? frac : 1.0);
     mz_rng rng;
@@ -225,19 +237,13 @@ const wm_batch *replay_sample(replay *r, int B, int *env_out, int64_t *step_out)
     double wmax = 0.0;
     for (int b = 0; b < B; b++) {
         double u = (double)mz_rng_uniform(&rng) * total;
-        size_t lo = 0, hi = ET - 1;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (r->cum[mid] > u) hi = mid;
-            else lo = mid + 1;
-        }
-        while (r->prio[lo] <= 0.0f) lo--; /* u at a boundary: the ready slot before */
+        size_t lo = (size_t)mz_sumtree_find(&r->tree, u);
         int e = (int)(lo / c->T);
         int64_t sl = (int64_t)(lo % c->T), cnt = r->count[e];
         /* the step in that slot: the newest i < cnt with i % T == sl */
         int64_t i = cnt - 1 - (((cnt - 1 - sl) % c->T) + c->T) % c->T;
         replay_window(r, e, i, b, B);
-        double P = pow(r->prio[lo], c->alpha) / total;
+        double P = mz_sumtree_get(&r->tree, (int64_t)lo) / total;
         double w = pow((double)r->ready * P, -beta);
         r->b_w[b] = (float)w;
         if (w > wmax) wmax = w;
@@ -253,7 +259,7 @@ void replay_update_priorities(replay *r, int B, const int *env, const int64_t *s
         MZ_CHECK(priority[b] > 0.0f && isfinite(priority[b]), "replay: priority %g", (double)priority[b]);
         if (step[b] < r->count[env[b]] - r->c.T) continue; /* evicted since it was sampled */
         float *p = &r->prio[slot(r, env[b], step[b])];
-        if (*p > 0.0f) *p = priority[b];
+        if (*p > 0.0f) set_priority(r, slot(r, env[b], step[b]), priority[b]);
         if (priority[b] > r->max_prio) r->max_prio = priority[b];
     }
 }
@@ -274,4 +280,38 @@ void replay_state_blocks(replay *r, mz_state_block *list, int *n, int max) {
     mz_state_add(list, n, max, "replay.ready", &r->ready, sizeof r->ready, 0);
     mz_state_add(list, n, max, "replay.max_priority", &r->max_prio, sizeof r->max_prio, 0);
     mz_state_add(list, n, max, "replay.sample_calls", &r->calls, sizeof r->calls, 0);
+}
+
+void replay_state_loaded(replay *r) {
+    size_t ET = (size_t)r->c.E * r->c.T;
+    for (size_t s = 0; s < ET; s++) set_priority(r, s, r->prio[s]);
+}
+
+const float *replay_obs_at(const replay *r, int env, int64_t i) {
+    MZ_CHECK(i >= r->count[env] - r->c.T && i >= 0 && i < r->count[env], "replay: step %lld of env %d is not stored",
+             (long long)i, env);
+    return r->obs + slot(r, env, i) * (size_t)r->c.N * r->c.O;
+}
+
+void replay_set_search(replay *r, int env, int64_t i, const float *policy, float root_value) {
+    MZ_CHECK(i >= r->count[env] - r->c.T && i >= 0 && i < r->count[env], "replay: step %lld of env %d is not stored",
+             (long long)i, env);
+    size_t s = slot(r, env, i), NA = (size_t)r->c.N * r->c.A;
+    memcpy(r->pol + s * NA, policy, NA * sizeof(float));
+    r->val[s] = root_value;
+}
+
+double replay_priority_total(const replay *r) { return mz_sumtree_total(&r->tree); }
+
+double replay_check_priorities(const replay *r) {
+    int64_t nonzero = 0;
+    double worst = mz_sumtree_check(&r->tree, &nonzero);
+    size_t ET = (size_t)r->c.E * r->c.T;
+    for (size_t s = 0; s < ET; s++) {
+        double want = r->prio[s] > 0.0f ? pow(r->prio[s], r->c.alpha) : 0.0;
+        double d = fabs(mz_sumtree_get(&r->tree, (int64_t)s) - want);
+        if (d > worst) worst = d;
+    }
+    if (nonzero != r->ready) worst = INFINITY;
+    return worst;
 }

@@ -25,7 +25,9 @@
  * targets read is stored: K+n more steps of its env, or its episode ended.
  * It then gets the current maximum priority. Sampling: P(i) = p_i^a / sum,
  * weights (M P(i))^-b / max over the batch, M the ready count, b annealed
- * linearly from beta0 to 1 over beta_steps sample calls. */
+ * linearly from beta0 to 1 over beta_steps sample calls. The p^a live in a
+ * sum tree (learner/sumtree.h): sampling and updates are O(log(E T)). Not
+ * thread-safe; learner/shared_replay.h serialises it for async mode. */
 #ifndef MZ_LEARNER_REPLAY_H
 #define MZ_LEARNER_REPLAY_H
 
@@ -61,6 +63,12 @@ void replay_destroy(replay *r);
  * final_value [E] (read where truncated; may be NULL when nothing is). */
 void replay_add(replay *r, const float *obs, const int32_t *actions, const float *rewards, const uint8_t *terminated,
                 const uint8_t *truncated, const float *policy, const float *root_value, const float *final_value);
+
+/* One step of environment e alone (obs [N][O], actions [N], policy
+ * [N][A]); replay_add is this for every environment. final_value is read
+ * only when truncated and not terminated. */
+void replay_add_env(replay *r, int e, const float *obs, const int32_t *actions, float reward, int terminated,
+                    int truncated, const float *policy, float root_value, float final_value);
 
 int64_t replay_ready(const replay *r); /* sampleable steps */
 int64_t replay_steps(const replay *r, int env); /* steps ever added for env */
@@ -98,6 +106,20 @@ replay_bootstrap replay_last_bootstrap(replay *r);
 /* Everything a resumed run needs (contents, priorities, counters, the
  * sampler's RNG counter), appended to list as host blocks. */
 void replay_state_blocks(replay *r, mz_state_block *list, int *n, int max);
+/* After those blocks were loaded: rebuilds the sampling tree from the priorities. */
+void replay_state_loaded(replay *r);
+
+/* Reanalyse: the stored observation [N][O] of step i of env, and new
+ * search targets (policy [N][A], root value) for it. */
+const float *replay_obs_at(const replay *r, int env, int64_t i);
+void replay_set_search(replay *r, int env, int64_t i, const float *policy, float root_value);
+
+/* The sum of prio^alpha over ready steps (the sampling tree's root), and a
+ * self-check for tests: the largest error of the tree against the stored
+ * priorities (0 when exact; infinity when its positive leaves are not
+ * exactly the ready steps). */
+double replay_priority_total(const replay *r);
+double replay_check_priorities(const replay *r);
 
 #ifdef __cplusplus
 }

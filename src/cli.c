@@ -222,6 +222,11 @@ static int cmd_train_or_eval(int argc, char **argv) {
     char chosen[512];
     if (!strcmp(cmd->name, "train")) mz_dist_init(); /* under mpirun: data-parallel ranks (src/dist.h) */
     if ((rc = load_config_and_backend(&a, &cfg, &be, chosen, sizeof chosen)) >= 0) return rc;
+    if (mz_dist_active() && cfg.algo == MZ_ALGO_MAZERO && cfg.mode == MZ_MODE_ASYNC) {
+        fprintf(stderr, "mazero train: mode=async is not built for data-parallel (mpirun) jobs; use mode=sync\n");
+        be->destroy(be);
+        return MZ_EXIT_USAGE;
+    }
     if (mz_dist_active() && resume) {
         /* each rank's replay and envs are its own: one state file cannot restore them all */
         fprintf(stderr, "mazero train: resume= is not built for data-parallel (mpirun) jobs\n");

@@ -108,6 +108,13 @@ typedef struct {
         bool awpo;
         double awpo_alpha, awpo_clip;
     } muzero;
+    struct { /* algo=mazero mode=async (actors/async.h) */
+        int64_t num_actors, segment_length, publish_interval, queue_batches;
+        double replay_ratio;
+        int64_t num_reanalyse, reanalyse_batch;
+        double reanalyse_fraction;
+        int64_t fail_actor_after_steps; /* test hook */
+    } async;
     struct {
         bool trajectories;
         char dir[MZ_CFG_STR];

@@ -36,6 +36,7 @@ void mz_progress_format(const mz_progress *p, char *out, size_t len) {
     } else {
         append(out, len, &used, left <= 0 ? "0:00:00" : "?", 0, 0, 0);
     }
+    if (p->has_update_rate) append(out, len, &used, " | %.1f updates/s", p->updates_per_second, 0, 0);
     if (p->has_return) append(out, len, &used, " | return %.4g", p->latest_return, 0, 0);
     for (int i = 0; i < p->n_losses && used < len; i++) {
         int m = snprintf(out + used, len - used, " | %s %.4g", p->loss_names[i], p->loss_values[i]);

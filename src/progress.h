@@ -12,6 +12,8 @@
 typedef struct {
     int64_t env_steps, total_env_steps;
     double elapsed_seconds;
+    bool has_update_rate; /* learner updates/s, shown after steps/s */
+    double updates_per_second;
     bool has_return;
     double latest_return;
     int n_losses;

@@ -497,6 +497,9 @@ static void update_progress(mz_runlog *rl, int64_t env_steps, double elapsed, co
         if (!strcmp(m[i].name, "mean_episode_return")) {
             p->has_return = true;
             p->latest_return = m[i].value;
+        } else if (!strcmp(m[i].name, "updates_per_second")) {
+            p->has_update_rate = true;
+            p->updates_per_second = m[i].value;
         } else if (is_loss(m[i].name)) {
             int slot = 0;
             while (slot < p->n_losses && strcmp(rl->loss_names[slot], m[i].name) != 0) slot++;

@@ -144,9 +144,23 @@ expect 0 "prior only   mean return" -- eval "$resumed/checkpoints/model.safetens
 expect 0 "win rate" -- eval "$resumed" episodes=2
 expect 2 "missing RUN_DIR or CHECKPOINT" -- eval
 expect 2 "render: expected gif or a FILE.gif" -- eval "$resumed" render=png
+expect 2 "resume= is built for mode=sync only" -- train "resume=$resumed" --quiet mode=async
 rm -rf "$resume_dir"
-expect 2 "mode=async is not built yet (issue #9)" -- train configs/chain_mazero_sync.json device=cpu --quiet mode=async \
-    "log.dir=$mz_dir"
+expect 2 "muzero.awpo=true is built for mode=sync only" -- train configs/chain_mazero_async.json device=cpu --quiet \
+    mcts.mode=sampled muzero.awpo=true "log.dir=$mz_dir"
+# async mode: trains end to end with actor and learner rates on the progress line; bad async settings
+# are exit-2 errors; an actor failure is exit 1 with its reason
+expect 0 "updates/s" -- train configs/chain_mazero_async.json device=cpu --quiet total_env_steps=400 \
+    log.console=plain "log.dir=$mz_dir/async"
+check "async run logged the achieved replay ratio and staleness" \
+    bash -c 'grep -q "\"replay_ratio\"" "$1"/async/*/*/*/metrics.jsonl && grep -q "\"staleness\"" "$1"/async/*/*/*/metrics.jsonl' \
+    _ "$mz_dir"
+expect 2 "async.num_actors=9 exceeds env.num_envs=8" -- train configs/chain_mazero_async.json device=cpu --quiet \
+    async.num_actors=9 "log.dir=$mz_dir"
+expect 2 "muzero.min_replay_steps=5000 exceeds the" -- train configs/chain_mazero_async.json device=cpu --quiet \
+    muzero.min_replay_steps=5000 "log.dir=$mz_dir"
+expect 1 "actor 0: injected failure after" -- train configs/chain_mazero_async.json device=cpu --quiet \
+    async.fail_actor_after_steps=20 total_env_steps=100000 "log.dir=$mz_dir"
 expect 2 "muzero.replay_steps=8 must exceed" -- train configs/chain_mazero_sync.json device=cpu --quiet \
     muzero.replay_steps=8 "log.dir=$mz_dir"
 # SIGTERM mid-run: the model is saved and the exit code is 128 + 15

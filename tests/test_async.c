@@ -1,0 +1,588 @@
+/* Async mode's pieces and the whole loop.
+ *
+ *   sum tree: sampling and totals against brute force;
+ *   shared replay under contention: 8 writer threads pushing random
+ *     episodes in random-length segments, 2 sampler threads and the
+ *     prefetch queue's consumer, for ~1.5 s; every sampled window stays in
+ *     its environment and episode (observations carry env, step and
+ *     episode), and afterwards every pushed step is stored or evicted,
+ *     every drawn step is evicted-after-draw or still stored, and the
+ *     priority tree equals the stored priorities;
+ *   parameter publishing: 4 readers never see a block mixing two versions
+ *     while a writer publishes as fast as it can;
+ *   flow control on a synthetic producer/consumer (fast producers, then a
+ *     fast consumer): |u B - rho S| <= rho (slack + segment) + B at every
+ *     check, and the final ratio within B / S of rho;
+ *   end to end: async MuZero (2 actors) on the 2-agent chain reaches the
+ *     optimum 0.97 (greedy with search and on the prior) within 4000 env
+ *     steps for at least 2 of 4 seeds (runs are not reproducible: thread
+ *     timing decides which parameters played which step); reanalyse threads refresh targets; an injected
+ *     actor failure makes the run report it (-1 and the message); SIGINT
+ *     mid-run returns 130 within seconds with a loadable checkpoint and a
+ *     metrics.jsonl whose every line is JSON.
+ * The group "async" runs under `make tsan` as well; sanitizer builds shorten
+ * the end-to-end budgets. */
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "actors/async.h"
+#include "actors/flow.h"
+#include "actors/mazero_train.h"
+#include "actors/param_slot.h"
+#include "learner/shared_replay.h"
+#include "learner/sumtree.h"
+#include "src/nn/checkpoint.h"
+#include "src/rng.h"
+#include "tests/run_test_util.h"
+#include "tests/test_util.h"
+
+static void sleep_us(long us) {
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* Sanitizer builds run the code 5-20x slower: shorter end-to-end budgets,
+ * one seed, and the learning criterion is left to the plain build. */
+static int under_tsan(void) {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* ---- sum tree ---- */
+
+static void test_sumtree(void **state) {
+    (void)state;
+    mz_sumtree t;
+    mz_sumtree_init(&t, 37);
+    double w[37] = {0};
+    mz_rng rng;
+    mz_rng_init(&rng, 5, 1, 0);
+    for (int round = 0; round < 500; round++) {
+        int j = (int)(mz_rng_uniform(&rng) * 37) % 37;
+        w[j] = mz_rng_uniform(&rng) < 0.3f ? 0.0 : (double)mz_rng_uniform(&rng) * 3.0;
+        mz_sumtree_set(&t, j, w[j]);
+        double total = 0.0;
+        for (int i = 0; i < 37; i++) total += w[i];
+        assert_true(fabs(mz_sumtree_total(&t) - total) <= 1e-12 * (1.0 + total));
+        if (total <= 0.0) continue;
+        double u = (double)mz_rng_uniform(&rng) * total, run = 0.0;
+        int want = -1;
+        for (int i = 0; i < 37 && want < 0; i++) {
+            if (w[i] > 0.0 && u < run + w[i]) want = i;
+            run += w[i];
+        }
+        int64_t got = mz_sumtree_find(&t, u);
+        assert_true(w[got] > 0.0);
+        if (want >= 0) assert_int_equal(got, want);
+    }
+    int64_t nonzero = 0;
+    assert_true(mz_sumtree_check(&t, &nonzero) < 1e-12);
+    int64_t want_nonzero = 0;
+    for (int i = 0; i < 37; i++) want_nonzero += w[i] > 0.0;
+    assert_int_equal(nonzero, want_nonzero);
+    assert_true(w[mz_sumtree_find(&t, 1e300)] > 0.0); /* past the end: the last leaf with weight */
+    mz_sumtree_free(&t);
+}
+
+/* ---- shared replay under contention ---- */
+
+#define CW 8 /* writers */
+#define CS 2 /* samplers */
+#define CE 2 /* envs per writer */
+#define CN 2
+#define CO 3
+#define CA 2
+#define CT 64
+#define CK 3
+#define CB 16
+
+typedef struct {
+    shared_replay *sr;
+    volatile int *stop; /* read under `mu` */
+    pthread_mutex_t *mu;
+    int id;
+    int64_t pushed, per_env[CE];
+    int64_t samples;
+    int bad;
+    char why[256];
+} contention_arg;
+
+static int stopped(contention_arg *a) {
+    pthread_mutex_lock(a->mu);
+    int s = *a->stop;
+    pthread_mutex_unlock(a->mu);
+    return s;
+}
+
+static void *writer_main(void *p) {
+    contention_arg *a = p;
+    mz_rng rng;
+    mz_rng_init(&rng, 11, 2, (uint64_t)a->id);
+    enum { L_MAX = 5 };
+    float obs[L_MAX * CE * CN * CO], pol[L_MAX * CE * CN * CA], rew[L_MAX * CE], val[L_MAX * CE], fval[L_MAX * CE];
+    int32_t act[L_MAX * CE * CN];
+    uint8_t term[L_MAX * CE], trunc[L_MAX * CE];
+    int64_t episode[CE] = {0}, left[CE] = {0};
+    for (int e = 0; e < CE; e++) left[e] = 1 + (int64_t)(mz_rng_uniform(&rng) * 12);
+    while (!stopped(a)) {
+        int L = 1 + (int)(mz_rng_uniform(&rng) * L_MAX) % L_MAX;
+        for (int t = 0; t < L; t++)
+            for (int e = 0; e < CE; e++) {
+                int k = t * CE + e;
+                for (int x = 0; x < CN * CO; x++) obs[k * CN * CO + x] = 0.0f;
+                obs[k * CN * CO + 0] = (float)(a->id * CE + e);
+                obs[k * CN * CO + 1] = (float)(a->per_env[e] + t);
+                obs[k * CN * CO + 2] = (float)episode[e];
+                for (int x = 0; x < CN * CA; x++) pol[k * CN * CA + x] = 0.5f;
+                for (int x = 0; x < CN; x++) act[k * CN + x] = x % CA;
+                rew[k] = 1.0f, val[k] = 0.5f, fval[k] = 0.25f;
+                int end = --left[e] == 0;
+                term[k] = end && mz_rng_uniform(&rng) < 0.5f;
+                trunc[k] = end && !term[k];
+                if (end) {
+                    episode[e]++;
+                    left[e] = 1 + (int64_t)(mz_rng_uniform(&rng) * 12);
+                }
+            }
+        shared_replay_push(a->sr, a->id * CE, CE, L, obs, act, rew, term, trunc, pol, val, fval, a->pushed);
+        for (int e = 0; e < CE; e++) a->per_env[e] += L;
+        a->pushed += (int64_t)L * CE;
+    }
+    return NULL;
+}
+
+/* every window: first step real, then real steps of the same env and
+ * episode at consecutive steps, then only absorbing steps */
+static int window_valid(const shared_batch *b, int i, char *why, size_t len) {
+    int env = b->env[i];
+    int64_t step = b->step[i];
+    const float *o0 = b->obs + (size_t)i * CN * CO;
+    if (b->mask[i] != 1.0f) return snprintf(why, len, "window %d starts on an absorbing step", i), 0;
+    int absorbing = 0;
+    for (int k = 0; k <= CK; k++) {
+        size_t kb = (size_t)k * CB + i;
+        const float *o = b->obs + kb * CN * CO;
+        if (b->mask[kb] == 0.0f) {
+            absorbing = 1;
+            continue;
+        }
+        if (absorbing) return snprintf(why, len, "window %d: a real step after an absorbing one", i), 0;
+        if ((int)o[0] != env || (int64_t)o[1] != step + k || o[2] != o0[2])
+            return snprintf(why, len, "window %d (env %d step %lld): step %d holds env %g step %g episode %g (want %g)",
+                            i, env, (long long)step, k, o[0], o[1], o[2], o0[2]),
+                   0;
+    }
+    return 1;
+}
+
+static void *sampler_main(void *p) {
+    contention_arg *a = p;
+    shared_batch b;
+    shared_batch_alloc(&b, a->sr);
+    float prio[CB];
+    mz_rng rng;
+    mz_rng_init(&rng, 12, 3, (uint64_t)a->id);
+    while (!stopped(a)) {
+        if (!shared_replay_sample(a->sr, &b)) continue;
+        a->samples++;
+        for (int i = 0; i < CB && !a->bad; i++) a->bad = !window_valid(&b, i, a->why, sizeof a->why);
+        for (int i = 0; i < CB; i++) prio[i] = 0.01f + mz_rng_uniform(&rng);
+        shared_replay_update_priorities(a->sr, &b, prio);
+    }
+    shared_batch_free(&b);
+    return NULL;
+}
+
+static void *consumer_main(void *p) {
+    contention_arg *a = p;
+    float prio[CB];
+    for (int i = 0; i < CB; i++) prio[i] = 2.0f;
+    while (!stopped(a)) {
+        const shared_batch *b = shared_replay_take(a->sr, 0.05);
+        if (!b) continue;
+        a->samples++;
+        for (int i = 0; i < CB && !a->bad; i++) a->bad = !window_valid(b, i, a->why, sizeof a->why);
+        shared_replay_release(a->sr, b, prio);
+    }
+    return NULL;
+}
+
+static void test_replay_contention(void **state) {
+    (void)state;
+    shared_replay_config c;
+    memset(&c, 0, sizeof c);
+    c.replay = (replay_config){CW * CE, CN, CO, CA, CT, CK, 2, 0.9f, 0.6f, 0.4f, 1000, CB, 3};
+    c.batch = CB, c.queue = 2, c.min_ready = 1;
+    shared_replay *sr = shared_replay_create(&c);
+    shared_replay_start_sampler(sr);
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    volatile int stop = 0;
+    contention_arg args[CW + CS + 1];
+    pthread_t th[CW + CS + 1];
+    for (int i = 0; i < CW + CS + 1; i++) {
+        memset(&args[i], 0, sizeof args[i]);
+        args[i].sr = sr, args[i].stop = &stop, args[i].mu = &mu, args[i].id = i < CW ? i : i - CW;
+        void *(*fn)(void *) = i < CW ? writer_main : i < CW + CS ? sampler_main : consumer_main;
+        assert_int_equal(pthread_create(&th[i], NULL, fn, &args[i]), 0);
+    }
+    sleep_us(under_tsan() ? 2000000 : 1500000);
+    pthread_mutex_lock(&mu);
+    stop = 1;
+    pthread_mutex_unlock(&mu);
+    for (int i = 0; i < CW + CS + 1; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
+    shared_replay_stop(sr);
+
+    int64_t pushed = 0, stored = 0, samples = 0;
+    for (int i = 0; i < CW + CS + 1; i++) {
+        if (args[i].bad) fail_msg("%s", args[i].why);
+        pushed += args[i].pushed;
+        samples += args[i].samples;
+        if (i < CW)
+            for (int e = 0; e < CE; e++) stored += args[i].per_env[e] < CT ? args[i].per_env[e] : CT;
+    }
+    shared_replay_stats st;
+    shared_replay_stats_get(sr, &st);
+    print_message("contention: %lld steps pushed, %lld stored, %lld evicted (%lld of them drawn first), %lld windows "
+                  "(%lld batches), %lld distinct steps drawn\n",
+                  (long long)st.pushed, (long long)st.stored, (long long)st.evicted, (long long)st.evicted_sampled,
+                  (long long)st.windows, (long long)samples, (long long)st.drawn_distinct);
+    assert_true(pushed > 10 * CT * CW); /* the ring wrapped many times */
+    assert_true(samples > 100);
+    assert_int_equal(st.pushed, pushed);
+    assert_int_equal(st.stored, stored);
+    assert_int_equal(st.stored + st.evicted, st.pushed);
+    /* windows drawn by the queue's thread but not yet taken count too */
+    assert_true(st.windows >= samples * CB && st.windows <= (samples + c.queue) * CB);
+    assert_int_equal(st.drawn_distinct, st.evicted_sampled + st.drawn_stored);
+    assert_true(st.evicted_sampled <= st.evicted && st.drawn_stored <= st.stored);
+    assert_true(shared_replay_check(sr) < 1e-12);
+    assert_true(st.ready <= st.stored && st.priority_total > 0.0);
+    shared_replay_destroy(sr);
+}
+
+/* ---- parameter publishing ---- */
+
+#define PN 4096
+#define PR 4
+
+static float param_value(int64_t version, int i) {
+    mz_rng r;
+    mz_rng_init(&r, (uint64_t)version, 7, (uint64_t)i);
+    return mz_rng_uniform(&r);
+}
+
+typedef struct {
+    mz_param_slot *slot;
+    pthread_mutex_t *mu;
+    volatile int *stop;
+    int64_t reads, torn, backwards, last;
+} reader_arg;
+
+static void *reader_main(void *p) {
+    reader_arg *a = p;
+    float *copy = malloc(PN * sizeof(float));
+    for (;;) {
+        pthread_mutex_lock(a->mu);
+        int s = *a->stop;
+        pthread_mutex_unlock(a->mu);
+        if (s) break;
+        int64_t v;
+        const float *buf = mz_param_slot_acquire(a->slot, &v);
+        if (!buf) continue;
+        memcpy(copy, buf, PN * sizeof(float));
+        mz_param_slot_release(a->slot, buf);
+        for (int i = 0; i < PN; i++)
+            if (copy[i] != param_value(v, i)) {
+                a->torn++;
+                break;
+            }
+        a->backwards += v < a->last;
+        a->last = v;
+        a->reads++;
+    }
+    free(copy);
+    return NULL;
+}
+
+static void test_param_publish(void **state) {
+    (void)state;
+    mz_param_slot *slot = mz_param_slot_create(PN, PR);
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    volatile int stop = 0;
+    reader_arg args[PR];
+    pthread_t th[PR];
+    for (int i = 0; i < PR; i++) {
+        memset(&args[i], 0, sizeof args[i]);
+        args[i].slot = slot, args[i].mu = &mu, args[i].stop = &stop;
+        assert_int_equal(pthread_create(&th[i], NULL, reader_main, &args[i]), 0);
+    }
+    double end = mz_monotonic_seconds() + 0.5;
+    int64_t published = 0;
+    while (mz_monotonic_seconds() < end) {
+        float *buf = mz_param_slot_begin_write(slot);
+        for (int i = 0; i < PN; i++) buf[i] = param_value(published + 1, i);
+        assert_int_equal(mz_param_slot_publish(slot), published + 1);
+        published++;
+    }
+    pthread_mutex_lock(&mu);
+    stop = 1;
+    pthread_mutex_unlock(&mu);
+    int64_t reads = 0;
+    for (int i = 0; i < PR; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(args[i].torn, 0);
+        assert_int_equal(args[i].backwards, 0);
+        reads += args[i].reads;
+    }
+    print_message("publishing: %lld versions, %lld whole reads, none torn\n", (long long)published, (long long)reads);
+    assert_true(published > 10 && reads > 10);
+    assert_int_equal(mz_param_slot_version(slot), published);
+    mz_param_slot_destroy(slot);
+}
+
+/* ---- flow control ---- */
+
+#define FB 8
+#define FSEG 20 /* env steps per reservation: 4 envs x 5 steps */
+
+typedef struct {
+    mz_flow *f;
+    int slow_us;
+} producer_arg;
+
+static void *producer_main(void *p) {
+    producer_arg *a = p;
+    for (;;) {
+        int steps = mz_flow_actor_reserve(a->f, 4, 5);
+        if (steps == 0) break;
+        if (a->slow_us) sleep_us(a->slow_us);
+        mz_flow_actor_pushed(a->f, (int64_t)steps * 4);
+    }
+    mz_flow_actor_finished(a->f);
+    return NULL;
+}
+
+static void flow_case(double ratio, int producer_us, int consumer_us) {
+    mz_flow_config fc = {ratio, FB, 200, 20000, 2, 0.0};
+    mz_flow *f = mz_flow_create(&fc);
+    producer_arg pa[2] = {{f, producer_us}, {f, producer_us}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, producer_main, &pa[i]), 0);
+    double bound = ratio * (double)(fc.slack + 2 * FSEG) + FB, worst = 0.0;
+    int r;
+    while ((r = mz_flow_learner_wait(f, 0.1)) >= 0) {
+        if (r == 0) continue;
+        if (consumer_us) sleep_us(consumer_us);
+        mz_flow_learner_done(f);
+        mz_flow_stats st;
+        mz_flow_stats_get(f, &st);
+        double gap = (double)st.updates * FB - ratio * (double)st.env_steps;
+        if (fabs(gap) > worst) worst = fabs(gap);
+        if (st.env_steps < fc.budget) assert_true(fabs(gap) <= bound);
+    }
+    for (int i = 0; i < 2; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
+    mz_flow_stats st;
+    mz_flow_stats_get(f, &st);
+    double achieved = (double)st.updates * FB / (double)st.env_steps;
+    print_message("flow ratio %.2f (producer %d us, consumer %d us): %lld env steps, %lld updates, achieved %.4f, "
+                  "largest |uB - rho S| %.0f (bound %.0f), actor wait %.2f s, learner wait %.2f s\n",
+                  ratio, producer_us, consumer_us, (long long)st.env_steps, (long long)st.updates, achieved, worst,
+                  bound, st.actor_wait_seconds, st.learner_wait_seconds);
+    assert_true(st.env_steps >= fc.budget && st.env_steps < fc.budget + 2 * FSEG);
+    assert_true(fabs(achieved - ratio) <= (double)FB / (double)st.env_steps + 1e-12);
+    mz_flow_destroy(f);
+}
+
+static void test_flow_ratio(void **state) {
+    (void)state;
+    flow_case(2.0, 0, 20);   /* producers fast: they wait for the learner */
+    flow_case(0.5, 200, 0);  /* consumer fast: it waits for the producers */
+}
+
+/* ---- end to end ---- */
+
+static void load_chain(mz_config *cfg, char *const *extra, int n_extra) {
+    char err[2048];
+    char *over[8] = {"log.console=quiet"};
+    int n = 1;
+    for (int i = 0; i < n_extra; i++) over[n++] = extra[i];
+    if (mz_config_load(cfg, "configs/chain_mazero_async.json", n, over, err, sizeof err)) fail_msg("%s", err);
+}
+
+static async_run *make_run(const mz_config *cfg) {
+    char err[1024];
+    async_config ac;
+    if (mz_mazero_async_config(&ac, cfg, err, sizeof err)) fail_msg("%s", err);
+    async_run *a = async_create(test_cpu_backend(), &ac, err, sizeof err);
+    if (!a) fail_msg("%s", err);
+    return a;
+}
+
+static void test_chain_reaches_optimum(void **state) {
+    (void)state;
+    int seeds = under_tsan() ? 1 : 4, reached_seeds = 0;
+    for (int seed = 1; seed <= seeds; seed++) {
+        char seed_kv[32], budget_kv[48];
+        snprintf(seed_kv, sizeof seed_kv, "seed=%d", seed);
+        snprintf(budget_kv, sizeof budget_kv, "total_env_steps=%d", under_tsan() ? 600 : 4000);
+        char *extra[] = {seed_kv, budget_kv};
+        mz_config cfg;
+        load_chain(&cfg, extra, 2);
+        async_run *a = make_run(&cfg);
+        async_start(a);
+        async_result r;
+        memset(&r, 0, sizeof r);
+        int st, reached = 0;
+        int64_t next_eval = 50;
+        double search = 0, prior = 0;
+        while ((st = async_step(a, &r)) > 0 && !reached) {
+            if (r.updates < next_eval) continue;
+            next_eval += 50;
+            search = async_evaluate(a, 1, NULL), prior = async_evaluate(a, 0, NULL);
+            reached = fabs(search - 0.97) <= 1e-3 && fabs(prior - 0.97) <= 1e-3;
+        }
+        async_stop(a);
+        print_message("async chain seed %d: %s at %lld env steps, %lld updates (ratio %.2f, staleness %.1f): search "
+                      "%.3f, prior %.3f\n",
+                      seed, reached ? "optimum" : "not reached", (long long)r.env_steps, (long long)r.updates,
+                      r.env_steps ? (double)r.updates * cfg.muzero.batch_size / (double)r.env_steps : 0.0,
+                      r.staleness, search, prior);
+        assert_true(st >= 0);
+        reached_seeds += reached;
+        async_destroy(a);
+    }
+    /* Thread timing makes each run different; with these settings a run
+     * misses the goal in about 1 of 6 (sync mode: seed 6 of 1..8), so at
+     * least 2 of 4 must reach it (a false failure ~1%). */
+    if (!under_tsan()) assert_true(reached_seeds >= 2);
+}
+
+static void test_reanalyse(void **state) {
+    (void)state;
+    char *extra[] = {"total_env_steps=600", "async.num_reanalyse=1", "async.reanalyse_fraction=0.5",
+                     "async.reanalyse_batch=8"};
+    mz_config cfg;
+    load_chain(&cfg, extra, 4);
+    async_run *a = make_run(&cfg);
+    async_start(a);
+    async_result r;
+    int st;
+    while ((st = async_step(a, &r)) > 0) {
+    }
+    assert_int_equal(st, 0);
+    async_stop(a);
+    shared_replay_stats rs;
+    async_replay_stats(a, &rs);
+    print_message("reanalyse: %lld env steps, %lld reserved, %lld targets rewritten\n", (long long)r.env_steps,
+                  (long long)r.flow.reanalysed, (long long)rs.refreshed);
+    assert_true(rs.refreshed > 0 && r.flow.reanalysed <= 0.5 * (double)r.env_steps);
+    async_destroy(a);
+}
+
+static void test_injected_failure(void **state) {
+    (void)state;
+    char *extra[] = {"total_env_steps=100000", "async.fail_actor_after_steps=40"};
+    mz_config cfg;
+    load_chain(&cfg, extra, 2);
+    async_run *a = make_run(&cfg);
+    async_start(a);
+    async_result r;
+    int st;
+    double t0 = mz_monotonic_seconds();
+    while ((st = async_step(a, &r)) > 0) assert_true(mz_monotonic_seconds() - t0 < 30.0);
+    assert_int_equal(st, -1);
+    assert_non_null(strstr(async_error(a), "actor 0: injected failure after"));
+    async_destroy(a);
+}
+
+typedef struct {
+    mz_config cfg;
+    int rc;
+} train_arg;
+
+static void *train_main(void *p) {
+    train_arg *t = p;
+    t->rc = mz_mazero_train_async(&t->cfg, test_cpu_backend(), "cpu");
+    return NULL;
+}
+
+static void test_sigint_checkpoint(void **state) {
+    (void)state;
+    char root[512], over[600];
+    make_temp_dir(root, sizeof root);
+    snprintf(over, sizeof over, "log.dir=%s", root);
+    char *extra[] = {over, "total_env_steps=100000000", "log.interval_steps=64", "muzero.eval_interval_updates=1000000"};
+    train_arg t;
+    load_chain(&t.cfg, extra, 4);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, train_main, &t), 0);
+    char metrics[1024] = "";
+    for (int i = 0; i < 3000 && !metrics[0]; i++) { /* a training row: the run is under way */
+        sleep_us(10000);
+        char found[1024];
+        if (find_file_with_suffix(root, "metrics.jsonl", found, sizeof found) == 0 &&
+            files_containing(root, "\"updates_per_second\"") > 0)
+            snprintf(metrics, sizeof metrics, "%s", found);
+    }
+    assert_true(metrics[0] != 0);
+    double t0 = mz_monotonic_seconds();
+    /* to the training thread, as a terminal's Ctrl-C reaches a process
+     * whose only running thread is the trainer's */
+    assert_int_equal(pthread_kill(th, SIGINT), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    double stop_seconds = mz_monotonic_seconds() - t0;
+    print_message("SIGINT: exit %d after %.2f s\n", t.rc, stop_seconds);
+    assert_int_equal(t.rc, 130);
+    assert_true(stop_seconds < 5.0);
+
+    /* the checkpoint loads into a fresh model of the same config */
+    char ckpt[1024], err[1024];
+    assert_int_equal(find_file_with_suffix(root, "model.safetensors", ckpt, sizeof ckpt), 0);
+    sync_config sc;
+    assert_int_equal(mz_mazero_sync_config(&sc, &t.cfg, err, sizeof err), 0);
+    sync_run *s = sync_create(test_cpu_backend(), &sc, err, sizeof err);
+    assert_non_null(s);
+    int64_t step = -1;
+    if (mz_checkpoint_load(ckpt, sync_params(s), true, &step, NULL, err, sizeof err)) fail_msg("%s", err);
+    assert_true(step > 0);
+    sync_destroy(s);
+    /* every metrics line is a whole JSON object */
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", metrics);
+    *strrchr(dir, '/') = 0;
+    int n = 0;
+    char **lines = read_lines(dir, "metrics.jsonl", &n);
+    assert_true(n >= 2);
+    for (int i = 0; i < n; i++) {
+        cJSON *row = cJSON_Parse(lines[i]);
+        if (!row) fail_msg("metrics.jsonl line %d is not JSON: %s", i + 1, lines[i]);
+        cJSON_Delete(row);
+    }
+    free_lines(lines, n);
+    remove_tree(root);
+}
+
+static int run_async(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sumtree),
+        cmocka_unit_test(test_replay_contention),
+        cmocka_unit_test(test_param_publish),
+        cmocka_unit_test(test_flow_ratio),
+        cmocka_unit_test(test_chain_reaches_optimum),
+        cmocka_unit_test(test_reanalyse),
+        cmocka_unit_test(test_injected_failure),
+        cmocka_unit_test(test_sigint_checkpoint),
+    };
+    return MZ_RUN_GROUP("async", tests);
+}
+MZ_TEST_GROUP("async", run_async)
