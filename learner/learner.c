@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "src/check.h"
+#include "src/clock.h"
 
 struct learner {
     wm_model *model;
@@ -44,11 +45,14 @@ int64_t learner_steps(const learner *l) { return l->t; }
 
 void learner_update(learner *l, learner_stats *out) {
     int B = l->cfg.batch;
+    double t0 = mz_clock_seconds();
     const wm_batch *batch = replay_sample(l->rb, B, l->env, l->steps);
     wm_upload(l->model, batch);
+    double t1 = mz_clock_seconds();
     mz_params *p = wm_params(l->model);
     mz_params_zero_grads(p);
     wm_forward_loss(l->model, &out->loss);
+    double t2 = mz_clock_seconds();
     wm_backward(l->model);
     out->lr = mz_lr_at(&l->cfg.lr, l->t);
     l->t++;
@@ -59,4 +63,7 @@ void learner_update(learner *l, learner_stats *out) {
     out->mean_priority = (float)(sum / B);
     replay_update_priorities(l->rb, B, l->env, l->steps, prio);
     out->step = l->t;
+    out->seconds_replay = t1 - t0;
+    out->seconds_forward = t2 - t1;
+    out->seconds_backward = mz_clock_seconds() - t2;
 }

@@ -27,6 +27,9 @@ typedef struct {
     float lr;
     float mean_priority;
     int64_t step;    /* updates done, this one included */
+    /* wall seconds of this update: sampling and upload, forward, backward
+     * with the AdamW step and the priority write-back */
+    double seconds_replay, seconds_forward, seconds_backward;
 } learner_stats;
 
 typedef struct learner learner;
