@@ -50,6 +50,7 @@ static int sync_config_from(sync_config *c, const mz_config *cfg, char *err, siz
     w->comm_layers = (int)cfg->muzero.comm_layers, w->comm_heads = (int)cfg->muzero.comm_heads, w->comm_ff = (int)cfg->muzero.comm_ff;
     w->comm_concat = cfg->muzero.comm_mode == MZ_COMM_CONCAT;
     w->zero_init = cfg->muzero.zero_init;
+    w->no_layer_norm = !cfg->muzero.layer_norm;
     w->coef_reward = (float)cfg->muzero.coef_reward, w->coef_value = (float)cfg->muzero.coef_value;
     w->coef_policy = (float)cfg->muzero.coef_policy, w->coef_consistency = (float)cfg->muzero.coef_consistency;
     w->hidden_grad_scale = (float)cfg->muzero.hidden_grad_scale;
