@@ -8,6 +8,7 @@
 #   make test       CPU tests + emulated-CUDA parity tests + CLI tests
 #   make asan       the same suite under AddressSanitizer + UBSan
 #   make bench      backend, env, NN, search and PPO benchmarks (table + bench/results/*.json)
+#   make bench-learning  sync MuZero vs IPPO on simple_spread, 3 seeds (bench/spread_learning.sh; minutes)
 #   make deps       apt-get the Debian packages that are missing
 #
 # Knobs: ARCH=native (default x86-64-v2 on x86_64), WERROR=1, CUDA_HOME=...,
@@ -123,7 +124,7 @@ DEB_PACKAGES := build-essential libcjson-dev libcurl4-openssl-dev libopenblas-de
                 libcairo2-dev libgif-dev \
                 $(if $(wildcard $(CUDA_HOME)/include/cccl/thrust $(CUDA_HOME)/include/thrust),,libthrust-dev)
 
-.PHONY: all emu run test asan bench deps clean help
+.PHONY: all emu run test asan bench bench-learning deps clean help
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -179,6 +180,11 @@ bench: $(BIN)
 	else echo "bench: $(PYTHON) cannot import jax, flax, optax and jaxmarl: IPPO peer skipped (pip install jax flax optax jaxmarl, or PYTHON=...)"; fi
 	./$(BIN) bench ppo --json bench/results/ppo.json $$([ -f bench/results/ppo_peers.json ] && echo --peers bench/results/ppo_peers.json)
 
+LEARN_STEPS ?= 60000
+IPPO_STEPS ?= 1000000
+bench-learning: $(BIN)
+	IPPO_STEPS=$(IPPO_STEPS) sh bench/spread_learning.sh $(LEARN_STEPS) bench/results/spread_learning
+
 # ---- objects ----------------------------------------------------------------
 
 $(BUILD)/rel/%.o: %.c | $(DEPS_STAMP)
@@ -226,6 +232,6 @@ clean:
 	rm -rf $(BUILD) $(BIN)
 
 help:
-	@sed -n '1,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
