@@ -9,6 +9,7 @@
 #   make asan       the same suite under AddressSanitizer + UBSan
 #   make tsan       the concurrency tests (group async) under ThreadSanitizer
 #   make bench      backend, env, NN, search and PPO benchmarks (table + bench/results/*.json)
+#   make bench-learning  sync MuZero vs IPPO on simple_spread, 3 seeds (bench/spread_learning.sh; minutes)
 #   make deps       apt-get the Debian packages that are missing
 #   make MPI=1      ./mazero for data-parallel runs (mpirun -np P ./mazero train ...),
 #                   with NCCL on CUDA=1; make deps-mpi installs OpenMPI
@@ -140,7 +141,7 @@ DEB_PACKAGES := build-essential libcjson-dev libcurl4-openssl-dev libopenblas-de
                 $(if $(wildcard $(CUDA_HOME)/include/cccl/thrust $(CUDA_HOME)/include/thrust),,libthrust-dev) \
                 $(if $(filter 1,$(MPI)),libopenmpi-dev openmpi-bin)
 
-.PHONY: all emu run test test-mpi asan tsan bench deps deps-mpi clean help
+.PHONY: all emu run test test-mpi asan tsan bench bench-learning deps deps-mpi clean help
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -220,6 +221,11 @@ bench: $(BIN)
 	else echo "bench: $(PYTHON) cannot import jax, flax, optax and jaxmarl: IPPO peer skipped (pip install jax flax optax jaxmarl, or PYTHON=...)"; fi
 	./$(BIN) bench ppo --json bench/results/ppo.json $$([ -f bench/results/ppo_peers.json ] && echo --peers bench/results/ppo_peers.json)
 
+LEARN_STEPS ?= 60000
+IPPO_STEPS ?= 1000000
+bench-learning: $(BIN)
+	IPPO_STEPS=$(IPPO_STEPS) sh bench/spread_learning.sh $(LEARN_STEPS) bench/results/spread_learning
+
 # ---- objects ----------------------------------------------------------------
 
 $(BUILD)/rel/%.o: %.c | $(DEPS_STAMP)
@@ -284,6 +290,6 @@ clean:
 	rm -rf $(BUILD) $(BIN)
 
 help:
-	@sed -n '1,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,19p' Makefile | sed 's/^# \{0,1\}//'
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

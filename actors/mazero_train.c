@@ -9,19 +9,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "actors/mazero_train.h"
 #include "actors/sync.h"
+#include "src/clock.h"
 #include "src/dist.h"
 #include "src/nn/checkpoint.h"
 #include "src/runlog.h"
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+/* peak resident set of this process so far, MiB */
+static double peak_rss_mib(void) {
+    struct rusage ru;
+    MZ_CHECK(getrusage(RUSAGE_SELF, &ru) == 0, "getrusage failed");
+    return (double)ru.ru_maxrss / 1024.0;
 }
 
 /* Updates the run will do, for the LR and beta schedules when the config
@@ -50,6 +53,7 @@ int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_
     w->comm_layers = (int)cfg->muzero.comm_layers, w->comm_heads = (int)cfg->muzero.comm_heads, w->comm_ff = (int)cfg->muzero.comm_ff;
     w->comm_concat = cfg->muzero.comm_mode == MZ_COMM_CONCAT;
     w->zero_init = cfg->muzero.zero_init;
+    w->no_layer_norm = !cfg->muzero.layer_norm;
     w->coef_reward = (float)cfg->muzero.coef_reward, w->coef_value = (float)cfg->muzero.coef_value;
     w->coef_policy = (float)cfg->muzero.coef_policy, w->coef_consistency = (float)cfg->muzero.coef_consistency;
     w->hidden_grad_scale = (float)cfg->muzero.hidden_grad_scale;
@@ -270,7 +274,7 @@ int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *devic
     while (next_log <= r.env_steps) next_log += cfg->log.interval_steps;
     while (next_eval <= r.updates) next_eval += eval_every;
     while (ckpt_every > 0 && next_ckpt <= r.updates) next_ckpt += ckpt_every;
-    double t0 = now_seconds(), t_last = t0;
+    double t0 = mz_clock_seconds(), t_last = t0;
     int64_t steps_last = r.env_steps, updates_last = r.updates;
     while (exit_code == 0) {
         if (mz_runlog_stop_requested()) {
@@ -281,8 +285,8 @@ int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *devic
         int done = r.env_steps >= cfg->total_env_steps;
         if (r.env_steps >= next_log || done) {
             while (next_log <= r.env_steps) next_log += cfg->log.interval_steps;
-            double t = now_seconds(), dt = t - t_last > 1e-9 ? t - t_last : 1e-9;
-            mz_metric m[24];
+            double t = mz_clock_seconds(), dt = t - t_last > 1e-9 ? t - t_last : 1e-9;
+            mz_metric m[32];
             int n = 0;
             m[n++] = (mz_metric){"steps_per_second", (double)(r.env_steps - steps_last) / dt};
             m[n++] = (mz_metric){"updates_per_second", (double)(r.updates - updates_last) / dt};
@@ -297,6 +301,15 @@ int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *devic
                 m[n++] = (mz_metric){"target_bootstrap_shift", r.last.bootstrap_shift};
             }
             if (r.episodes > 0) m[n++] = (mz_metric){"train_episode_return", r.train_return};
+            const sync_timers *tm = &r.time;
+            double total = tm->total > 1e-9 ? tm->total : 1e-9; /* shares of the loop's time so far */
+            m[n++] = (mz_metric){"time_share_env", tm->env / total};
+            m[n++] = (mz_metric){"time_share_search", tm->search / total};
+            m[n++] = (mz_metric){"time_share_model_forward", tm->model_forward / total};
+            m[n++] = (mz_metric){"time_share_replay", tm->replay / total};
+            m[n++] = (mz_metric){"time_share_train_forward", tm->train_forward / total};
+            m[n++] = (mz_metric){"time_share_train_backward", tm->train_backward / total};
+            m[n++] = (mz_metric){"peak_rss_mib", peak_rss_mib()};
             mz_runlog_row(rl, r.updates, r.env_steps, m, n);
             t_last = t, steps_last = r.env_steps, updates_last = r.updates;
         }
@@ -318,10 +331,18 @@ int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *devic
         int saved = save_checkpoint(rl, s, "model", cfg_json, r.updates);
         if (saved && exit_code == 0) exit_code = saved;
     }
-    double wall = now_seconds() - t0;
+    double wall = mz_clock_seconds() - t0;
     mz_runlog_print(rl, "%lld env steps and %lld updates in %.1f s (%.0f env steps/s, %.1f updates/s)%s",
                     (long long)r.env_steps, (long long)r.updates, wall, (double)r.env_steps / (wall > 0 ? wall : 1),
                     (double)r.updates / (wall > 0 ? wall : 1), exit_code > 128 ? "; stopped by a signal" : "");
+    const sync_timers *tm = &r.time;
+    double loop = tm->total > 1e-9 ? tm->total : 1e-9;
+    mz_runlog_print(rl,
+                    "loop %.1f s (evaluation apart): env %.1f%%, search %.1f%%, model forward in search %.1f%%, "
+                    "replay %.1f%%, train forward %.1f%%, train backward+AdamW %.1f%%; peak RSS %.0f MiB",
+                    tm->total, 100 * tm->env / loop, 100 * tm->search / loop, 100 * tm->model_forward / loop,
+                    100 * tm->replay / loop, 100 * tm->train_forward / loop, 100 * tm->train_backward / loop,
+                    peak_rss_mib());
     free(cfg_json);
     free(returns);
     sync_destroy(s);

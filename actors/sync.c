@@ -9,8 +9,15 @@
 
 #include "src/check.h"
 #include "src/dist.h"
+#include "src/clock.h"
 
 #define RET_WINDOW 100
+
+/* The world model's search callbacks with their time added to *seconds. */
+typedef struct {
+    mcts_ma_model inner;
+    double *seconds;
+} timed_model;
 
 struct sync_run {
     mz_backend *be;
@@ -33,6 +40,8 @@ struct sync_run {
     double rets[RET_WINDOW];
     int64_t n_rets;
     int64_t env_steps, updates;
+    sync_timers time;
+    timed_model timed;
 };
 
 static void *xcalloc(size_t n, size_t size) {
@@ -153,11 +162,34 @@ void sync_destroy(sync_run *s) {
 mz_params *sync_params(sync_run *s) { return wm_params(s->model); }
 learner *sync_learner(sync_run *s) { return s->learner; }
 
+static void timed_root(void *ctx, mz_backend *be, int B, float *logits, float *value) {
+    timed_model *t = ctx;
+    double t0 = mz_clock_seconds();
+    t->inner.root(t->inner.ctx, be, B, logits, value);
+    *t->seconds += mz_clock_seconds() - t0;
+}
+static void timed_recurrent(void *ctx, mz_backend *be, int B, const int32_t *parent, const int32_t *actions,
+                            const int32_t *new_node, float *reward, float *discount, float *logits, float *value) {
+    timed_model *t = ctx;
+    double t0 = mz_clock_seconds();
+    t->inner.recurrent(t->inner.ctx, be, B, parent, actions, new_node, reward, discount, logits, value);
+    *t->seconds += mz_clock_seconds() - t0;
+}
+
 /* The search of the training (eval 0) or evaluation envs: one batched
- * search for all of them; results stay on the device. */
+ * search for all of them; results stay on the device. Training searches
+ * are timed: the model's calls apart from the rest. */
 static void search_run(sync_run *s, int eval, const mcts_ma_model *mm) {
+    mcts_ma_model timed = {&s->timed, timed_root, timed_recurrent};
+    double t0 = mz_clock_seconds(), model0 = s->time.model_forward;
+    if (!eval) {
+        s->timed.inner = *mm;
+        s->timed.seconds = &s->time.model_forward;
+        mm = &timed;
+    }
     if (s->cfg.sampled) mcts_sampled_run(eval ? s->eval_sampled : s->sampled, mm);
     else mcts_ma_run(eval ? s->eval_search : s->search, mm);
+    if (!eval) s->time.search += mz_clock_seconds() - t0 - (s->time.model_forward - model0);
 }
 static const int32_t *search_actions(const sync_run *s) {
     return s->cfg.sampled ? mcts_sampled_actions(s->sampled) : mcts_ma_actions(s->search);
@@ -172,10 +204,12 @@ static const float *search_root_value(const sync_run *s) {
 
 /* value of E device observations into s->h_fval (the root call's value) */
 static void values_of(sync_run *s, const float *obs, int E) {
+    double t0 = mz_clock_seconds();
     mcts_ma_model mm = wm_search_model(s->model);
     wm_search_set_obs(s->model, obs, E);
     mm.root(mm.ctx, s->be, E, s->d_logits, s->d_value);
     s->be->copy_d2h(s->be, s->h_fval, s->d_value, (size_t)E * sizeof(float));
+    s->time.model_forward += mz_clock_seconds() - t0;
 }
 
 static void rollout_step(sync_run *s) {
@@ -186,6 +220,7 @@ static void rollout_step(sync_run *s) {
     mcts_ma_model mm = wm_search_model(s->model);
     wm_search_set_obs(s->model, b->obs, E);
     search_run(s, 0, &mm);
+    double t0 = mz_clock_seconds();
     be->copy_d2h(be, s->h_obs, b->obs, (size_t)E * NO * sizeof(float));
     be->copy_d2h(be, s->h_act, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
     be->copy_d2h(be, s->h_pol, search_policy(s, 0), (size_t)E * NA * sizeof(float));
@@ -199,35 +234,48 @@ static void rollout_step(sync_run *s) {
                             s->cfg.awpo_clip, &s->awpo);
     }
     be->copy_d2d(be, b->actions, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
+    double t1 = mz_clock_seconds();
     mz_vecenv_step(s->env);
+    double t2 = mz_clock_seconds();
+    s->time.env += t2 - t1;
+    s->time.replay += t1 - t0;
     be->copy_d2h(be, s->h_rew, b->reward, (size_t)E * sizeof(float));
     be->copy_d2h(be, s->h_term, b->terminated, (size_t)E);
     be->copy_d2h(be, s->h_trunc, b->truncated, (size_t)E);
     int any_trunc = 0;
     for (int e = 0; e < E; e++) any_trunc |= s->h_trunc[e] && !s->h_term[e];
+    double t3 = mz_clock_seconds();
     if (any_trunc) values_of(s, b->final_obs, E); /* bootstrap of the truncated episodes */
+    double t4 = mz_clock_seconds();
     replay_add(s->rb, s->h_obs, s->h_act, s->h_rew, s->h_term, s->h_trunc, s->h_pol, s->h_val, s->h_fval);
     be->copy_d2h(be, s->h_ret, b->done_return, (size_t)E * sizeof(float));
     for (int e = 0; e < E; e++)
         if (s->h_term[e] || s->h_trunc[e]) s->rets[s->n_rets++ % RET_WINDOW] = s->h_ret[e];
     s->env_steps += E;
+    s->time.replay += (t3 - t2) + (mz_clock_seconds() - t4);
 }
 
 int sync_iterate(sync_run *s, sync_result *out) {
     const sync_config *c = &s->cfg;
     if (s->env_steps >= c->env_steps) return 0;
+    double t0 = mz_clock_seconds();
     for (int t = 0; t < c->rollout_steps && s->env_steps < c->env_steps; t++) rollout_step(s);
     /* data-parallel ranks start updating together: each update all-reduces */
     if (mz_dist_min_i64(replay_ready(s->rb)) >= c->min_ready)
         for (int u = 0; u < c->updates; u++) {
             learner_update(s->learner, &out->last);
             s->updates++;
+            s->time.replay += out->last.seconds_replay;
+            s->time.train_forward += out->last.seconds_forward;
+            s->time.train_backward += out->last.seconds_backward;
         }
+    s->time.total += mz_clock_seconds() - t0;
     sync_position(s, out);
     return 1;
 }
 
 void sync_position(const sync_run *s, sync_result *out) {
+    out->time = s->time;
     out->env_steps = s->env_steps;
     out->updates = s->updates;
     out->episodes = s->n_rets;

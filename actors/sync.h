@@ -44,6 +44,17 @@ typedef struct {
     uint64_t seed;
 } sync_config;
 
+/* Wall seconds in each part of the loop since sync_create, evaluation
+ * apart: env steps; the search's own work; the world model's forward calls
+ * (the search's root and recurrent calls and the truncation bootstraps);
+ * replay (host copies of a step, adding, sampling and uploading windows);
+ * the training forward; backward with the AdamW step; and total, whose rest
+ * is bookkeeping. On CUDA each part includes the device time its copies wait
+ * for. */
+typedef struct {
+    double env, search, model_forward, replay, train_forward, train_backward, total;
+} sync_timers;
+
 typedef struct {
     int64_t env_steps, updates, episodes;
     double train_return;    /* mean return of the last 100 finished training episodes */
@@ -51,6 +62,7 @@ typedef struct {
     double eval_prior;      /* mean return, greedy on the prior policy (no search) */
     learner_stats last;
     awpo_stats awpo;        /* of the last rollout step's roots (awpo on) */
+    sync_timers time;
 } sync_result;
 
 typedef struct sync_run sync_run;

@@ -8,6 +8,7 @@
 #include "src/check.h"
 #include "src/dist.h"
 #include "src/nn/nn.h"
+#include "src/clock.h"
 
 struct learner {
     wm_model *model;
@@ -121,21 +122,28 @@ void learner_last_windows(const learner *l, const int **env, const int64_t **ste
 }
 
 void learner_update(learner *l, learner_stats *out) {
+    double t0 = mz_clock_seconds();
     const wm_batch *batch = replay_sample(l->rb, l->cfg.batch, l->env, l->steps);
     out->target_value = out->bootstrap_shift = 0.0f;
     if (l->target) bootstrap_from_target(l, out); /* rewrites the batch's value targets */
+    double sampled = mz_clock_seconds() - t0;
     const float *prio = learner_update_batch(l, batch, out);
+    double t1 = mz_clock_seconds();
     replay_update_priorities(l->rb, l->cfg.batch, l->env, l->steps, prio);
+    out->seconds_replay += sampled + (mz_clock_seconds() - t1);
 }
 
 const float *learner_update_batch(learner *l, const wm_batch *batch, learner_stats *out) {
     int B = batch->B;
     MZ_CHECK(B == l->cfg.batch, "learner: batch of %d windows, configured for %d", B, l->cfg.batch);
     if (!l->target) out->target_value = out->bootstrap_shift = 0.0f;
+    double t0 = mz_clock_seconds();
     wm_upload(l->model, batch);
+    double t1 = mz_clock_seconds();
     mz_params *p = wm_params(l->model);
     mz_params_zero_grads(p);
     wm_forward_loss(l->model, &out->loss);
+    double t2 = mz_clock_seconds();
     wm_backward(l->model);
     mz_dist_allreduce_mean(p->be, p->grads, p->total); /* data-parallel: before clipping and AdamW */
     out->lr = mz_lr_at(&l->cfg.lr, l->t);
@@ -147,6 +155,9 @@ const float *learner_update_batch(learner *l, const wm_batch *batch, learner_sta
     for (int b = 0; b < B; b++) sum += prio[b];
     out->mean_priority = (float)(sum / B);
     out->step = l->t;
+    out->seconds_replay = t1 - t0;
+    out->seconds_forward = t2 - t1;
+    out->seconds_backward = mz_clock_seconds() - t2;
     return prio;
 }
 

@@ -36,6 +36,9 @@ typedef struct {
     float target_value;      /* mean target-network value of their bootstrap observations */
     float bootstrap_shift;   /* mean |target with the target network - target with the stored root value| */
     int64_t step;    /* updates done, this one included */
+    /* wall seconds of this update: sampling and upload, forward, backward
+     * with the AdamW step and the priority write-back */
+    double seconds_replay, seconds_forward, seconds_backward;
 } learner_stats;
 
 typedef struct learner learner;

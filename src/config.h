@@ -91,6 +91,7 @@ typedef struct {
         int64_t comm_layers, comm_heads, comm_ff;
         int comm_mode; /* mz_comm_mode */
         bool zero_init;
+        bool layer_norm;
         int64_t unroll_steps, n_step;
         double discount;
         int64_t batch_size, replay_steps;

@@ -149,6 +149,9 @@ const mz_cfg_key mz_config_schema[] = {
      "dynamics input: [h, a, comm] (MAZero) or comm alone (toy_mazero)"},
     {"muzero.zero_init", MZ_CFG_BOOL, OFF(muzero.zero_init), 0, "true", 0, 0, NULL, NULL,
      "reward, value and policy output layers start at zero"},
+    {"muzero.layer_norm", MZ_CFG_BOOL, OFF(muzero.layer_norm), 0, "true", 0, 0, NULL, NULL,
+     "LayerNorm on the observation and inside every MLP (MAZero); false: Linear-ReLU-Linear, for observations "
+     "whose scale matters (MPE distances)"},
     {"muzero.unroll_steps", MZ_CFG_INT, OFF(muzero.unroll_steps), 0, "5", 1, 64, NULL, NULL,
      "K: model unroll steps per training window"},
     {"muzero.n_step", MZ_CFG_INT, OFF(muzero.n_step), 0, "5", 1, 1000, NULL, NULL, "n of the n-step value target"},

@@ -60,9 +60,10 @@ static float loss_at(wm_model *m) {
  * consistency_only 1: the consistency loss alone, checked on the tensors
  * that do not feed its stop-gradient target (the target is rep + proj of
  * the real observation, which finite differences would move). */
-static void gradcheck(int comm_layers, int concat, int consistency_only) {
+static void gradcheck(int comm_layers, int concat, int consistency_only, int no_layer_norm) {
     mz_backend *be = test_cpu_backend();
     wm_config c = small_config(comm_layers, concat);
+    c.no_layer_norm = no_layer_norm;
     if (consistency_only) c.coef_reward = c.coef_value = c.coef_policy = 0.0f;
     else c.coef_consistency = 0.0f;
     char err[256];
@@ -127,8 +128,10 @@ static void gradcheck(int comm_layers, int concat, int consistency_only) {
         }
     }
     double rel = sqrt(num / den);
-    print_message("gradcheck comm=%d concat=%d %s: %d parameters, relative error %.2e, %d one-sided, %d outside tolerance\n",
-                  comm_layers, concat, consistency_only ? "consistency" : "other losses", checked, rel, kinks, far);
+    print_message("gradcheck comm=%d concat=%d%s %s: %d parameters, relative error %.2e, %d one-sided, %d outside "
+                  "tolerance\n",
+                  comm_layers, concat, no_layer_norm ? " no LayerNorm" : "",
+                  consistency_only ? "consistency" : "other losses", checked, rel, kinks, far);
     assert_true(den > 0.0);
     assert_true(rel < 1e-2);
     assert_int_equal(far, 0);
@@ -140,18 +143,23 @@ static void gradcheck(int comm_layers, int concat, int consistency_only) {
 
 static void test_gradcheck_no_comm(void **state) {
     (void)state;
-    gradcheck(0, 0, 0);
-    gradcheck(0, 0, 1);
+    gradcheck(0, 0, 0, 0);
+    gradcheck(0, 0, 1, 0);
+}
+static void test_gradcheck_no_layer_norm(void **state) {
+    (void)state;
+    gradcheck(1, 1, 0, 1);
+    gradcheck(1, 1, 1, 1);
 }
 static void test_gradcheck_comm_concat(void **state) {
     (void)state;
-    gradcheck(1, 1, 0);
-    gradcheck(1, 1, 1);
+    gradcheck(1, 1, 0, 0);
+    gradcheck(1, 1, 1, 0);
 }
 static void test_gradcheck_comm_replace(void **state) {
     (void)state;
-    gradcheck(2, 0, 0);
-    gradcheck(2, 0, 1);
+    gradcheck(2, 0, 0, 0);
+    gradcheck(2, 0, 1, 0);
 }
 
 /* with hidden_grad_scale 0.5 only the gradients that cross a dynamics step
@@ -199,9 +207,9 @@ static void test_half_gradient(void **state) {
 }
 
 /* one training step (forward, backward, AdamW) on both backends */
-static void test_train_step_parity(void **state) {
-    (void)state;
+static void train_step_parity(int no_layer_norm) {
     wm_config c = small_config(1, 1);
+    c.no_layer_norm = no_layer_norm;
     c.hidden_grad_scale = 0.5f;
     c.zero_init = 1;
     host_batch hb;
@@ -237,6 +245,57 @@ static void test_train_step_parity(void **state) {
     assert_close(grads[0], grads[1], n, 1e-5, 1e-4, "gradients");
     assert_close(vals[0], vals[1], n, 1e-6, 1e-5, "parameters after AdamW");
     for (int v = 0; v < 2; v++) free(vals[v]), free(grads[v]);
+}
+static void test_train_step_parity(void **state) {
+    (void)state;
+    train_step_parity(0);
+    train_step_parity(1);
+}
+
+/* Regression (simple_spread did not learn): with the LayerNorm on the
+ * observation the model cannot tell an observation o from 2o, a state with
+ * every distance and velocity doubled, whatever its parameters; MPE's reward
+ * is those distances. Without LayerNorm the two differ. */
+static void test_observation_scale(void **state) {
+    (void)state;
+    mz_backend *be = test_cpu_backend();
+    enum { E = 2 };
+    float obs[E * TN * TO], out[2][E * TN * TA + E];
+    fill_normal(obs, TN * TO, 21);
+    for (int i = 0; i < TN * TO; i++) obs[TN * TO + i] = 2.0f * obs[i];
+    for (int no_ln = 0; no_ln < 2; no_ln++) {
+        wm_config c = small_config(1, 1);
+        c.no_layer_norm = no_ln;
+        char err[256];
+        wm_model *m = wm_create(be, &c, err, sizeof err);
+        assert_non_null(m);
+        /* parameters as after some training: every bias non-zero too (a ReLU
+         * MLP with zero biases is itself blind to scale after min-max) */
+        mz_params *p = wm_params(m);
+        float *val = malloc((size_t)p->total * sizeof(float)), *noise = malloc((size_t)p->total * sizeof(float));
+        assert_true(val && noise);
+        be->copy_d2h(be, val, p->values, (size_t)p->total * sizeof(float));
+        fill_normal(noise, (size_t)p->total, 22);
+        for (int64_t i = 0; i < p->total; i++) val[i] += 0.3f * noise[i];
+        be->copy_h2d(be, p->values, val, (size_t)p->total * sizeof(float));
+        free(val);
+        free(noise);
+        float *d_obs = be->alloc(be, sizeof obs), *d_out = be->alloc(be, sizeof out[0]);
+        be->copy_h2d(be, d_obs, obs, sizeof obs);
+        wm_search_set_obs(m, d_obs, E);
+        mcts_ma_model mm = wm_search_model(m);
+        mm.root(mm.ctx, be, E, d_out, d_out + E * TN * TA);
+        be->copy_d2h(be, out[no_ln], d_out, sizeof out[0]);
+        double diff = fabs(out[no_ln][E * TN * TA] - out[no_ln][E * TN * TA + 1]); /* the two values */
+        for (int i = 0; i < TN * TA; i++) diff += fabs(out[no_ln][i] - out[no_ln][TN * TA + i]);
+        print_message("observation o vs 2o, %s: summed |difference| of logits and value %.3g\n",
+                      no_ln ? "no LayerNorm" : "LayerNorm", diff);
+        if (no_ln) assert_true(diff > 1e-3);
+        else assert_true(diff < 1e-4);
+        be->free(be, d_obs);
+        be->free(be, d_out);
+        wm_destroy(m);
+    }
 }
 
 /* a joint and an independent search through the model: same actions and
@@ -308,6 +367,7 @@ static int run_worldmodel(void) {
         cmocka_unit_test(test_gradcheck_comm_replace), cmocka_unit_test(test_half_gradient),
         cmocka_unit_test(test_train_step_parity),   cmocka_unit_test(test_search_joint),
         cmocka_unit_test(test_search_independent),  cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_gradcheck_no_layer_norm), cmocka_unit_test(test_observation_scale),
     };
     return MZ_RUN_GROUP("worldmodel", tests);
 }

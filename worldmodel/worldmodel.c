@@ -129,6 +129,8 @@ static void bind(wm_model *m, wm_weights *w, float *block) {
     mlp_bind(&w->proj, p, block, &i);
     mlp_bind(&w->pred, p, block, &i);
     MZ_CHECK(i == p->count, "worldmodel: bound %d of %d tensors", i, p->count);
+    wm_mlp *all[] = {&w->rep, &w->dyn, &w->reward, &w->value, &w->policy, &w->proj, &w->pred};
+    for (size_t j = 0; j < sizeof all / sizeof all[0]; j++) all[j]->layer_norm = !m->cfg.no_layer_norm;
 }
 
 static void mlp_init(wm_model *m, const wm_mlp *w, int C, int F, int OC, int zero_out, uint64_t seed, uint32_t *stream) {
@@ -330,8 +332,8 @@ const float *wm_priorities(const wm_model *m) { return m->h_prio; }
 
 static void mlp_fwd(mz_backend *be, wm_mlp_acts *a, const wm_mlp *w, const float *inp, int rows, int C, int F, int OC) {
     mz_linear_forward(be, a->h1, inp, w->w1, w->b1, rows, C, F);
-    mz_layernorm_forward(be, a->ln, a->mean, a->rstd, a->h1, w->lnw, w->lnb, rows, F);
-    mz_relu_forward(be, a->act, a->ln, (int64_t)rows * F);
+    if (w->layer_norm) mz_layernorm_forward(be, a->ln, a->mean, a->rstd, a->h1, w->lnw, w->lnb, rows, F);
+    mz_relu_forward(be, a->act, w->layer_norm ? a->ln : a->h1, (int64_t)rows * F);
     mz_linear_forward(be, a->out, a->act, w->w2, w->b2, rows, F, OC);
 }
 
@@ -344,16 +346,24 @@ static void mlp_bwd(wm_model *m, const wm_mlp_acts *a, const wm_mlp *w, const wm
     be->zero(be, m->s_dln, bytes);
     be->zero(be, m->s_dh1, bytes);
     mz_linear_backward(be, m->s_dact, g->w2, g->b2, dout, a->act, w->w2, m->ones, rows, F, OC);
-    mz_relu_backward(be, m->s_dln, m->s_dact, a->ln, (int64_t)rows * F);
-    mz_layernorm_backward(be, m->s_dh1, g->lnw, g->lnb, m->s_dln, a->h1, w->lnw, a->mean, a->rstd, rows, F);
+    if (w->layer_norm) {
+        mz_relu_backward(be, m->s_dln, m->s_dact, a->ln, (int64_t)rows * F);
+        mz_layernorm_backward(be, m->s_dh1, g->lnw, g->lnb, m->s_dln, a->h1, w->lnw, a->mean, a->rstd, rows, F);
+    } else {
+        mz_relu_backward(be, m->s_dh1, m->s_dact, a->h1, (int64_t)rows * F);
+    }
     mz_linear_backward(be, dinp, g->w1, g->b1, m->s_dh1, inp, w->w1, m->ones, rows, C, F);
 }
 
 /* representation of R agent rows of obs into h (min-max of s->rep.out) */
 static void rep_fwd(wm_model *m, wm_step_acts *s, const float *obs, float *h, int R) {
     const wm_config *c = &m->cfg;
-    mz_layernorm_forward(m->be, s->rep_ln, s->rep_mean, s->rep_rstd, obs, m->w.rep_lnw, m->w.rep_lnb, R, c->O);
-    mlp_fwd(m->be, &s->rep, &m->w.rep, s->rep_ln, R, c->O, c->F, c->H);
+    const float *x = obs;
+    if (!c->no_layer_norm) {
+        mz_layernorm_forward(m->be, s->rep_ln, s->rep_mean, s->rep_rstd, obs, m->w.rep_lnw, m->w.rep_lnb, R, c->O);
+        x = s->rep_ln;
+    }
+    mlp_fwd(m->be, &s->rep, &m->w.rep, x, R, c->O, c->F, c->H);
     mz_minmax_forward(m->be, h, s->rep.out, R, c->H);
 }
 
@@ -530,6 +540,10 @@ void wm_backward(wm_model *m) {
         be->zero(be, m->dhraw, rh);
         if (k == 0) {
             mz_minmax_backward(be, m->dhraw, dh, s->rep.out, R, H);
+            if (c->no_layer_norm) {
+                mlp_bwd(m, &s->rep, &m->w.rep, &m->g.rep, NULL, m->dhraw, m->obs, R, c->O, c->F, H);
+                break;
+            }
             be->zero(be, m->drep, (size_t)R * c->O * sizeof(float));
             mlp_bwd(m, &s->rep, &m->w.rep, &m->g.rep, m->drep, m->dhraw, s->rep_ln, R, c->O, c->F, H);
             mz_layernorm_backward(be, NULL, m->g.rep_lnw, m->g.rep_lnb, m->drep, m->obs, m->w.rep_lnw, s->rep_mean,

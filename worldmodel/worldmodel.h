@@ -52,6 +52,9 @@ typedef struct {
     int comm_ff;         /* feed-forward width of a block */
     int comm_concat;     /* 1: dynamics input [h, a, c] (MAZero); 0: c alone (toy_mazero) */
     int zero_init;       /* 1: reward, value and policy output layers start at zero */
+    int no_layer_norm;   /* 1: no LayerNorm on the observation nor inside the MLPs (Linear -> ReLU -> Linear):
+                          * a LayerNorm right after the first Linear makes the representation blind to the
+                          * observation's scale, which carries MPE's distances */
     int K;               /* unroll steps */
     int max_batch;       /* training batch B */
     int max_trees;       /* search: trees per call */
@@ -63,7 +66,8 @@ typedef struct {
     uint64_t seed;
 } wm_config;
 
-/* One MLP: Linear(C->F) -> LayerNorm(F) -> ReLU -> Linear(F->OC). Bound to
+/* One MLP: Linear(C->F) -> LayerNorm(F) -> ReLU -> Linear(F->OC), or without
+ * the LayerNorm (wm_config.no_layer_norm). Bound to
  * the values or to the grads block. */
 typedef struct {
     float *w1;   /* [F x C] */
@@ -72,6 +76,7 @@ typedef struct {
     float *lnb;  /* [F] */
     float *w2;   /* [OC x F] */
     float *b2;   /* [OC] */
+    int layer_norm; /* 0: the LayerNorm is skipped (its parameters stay, unused) */
 } wm_mlp;
 
 typedef struct {
