@@ -24,7 +24,7 @@ void mz_linear_forward(mz_backend *be, float *out, const float *inp, const float
                        int C, int OC) {
     /* column-major: out^T (OC x B) = weight (stored C x OC)^T * inp^T (C x B) */
     be->gemm(be, true, false, OC, B, C, 1.0f, weight, C, inp, C, 0.0f, out, OC);
-    if (bias) K(be)->bias_add(be, (int64_t)B * OC, out, bias, OC);
+    if (bias) K(be)->bias_add(be, B, out, bias, OC);
 }
 
 void mz_linear_backward(mz_backend *be, float *dinp, float *dweight, float *dbias, const float *dout,
