@@ -231,6 +231,21 @@ HD static inline void ppo_episode_acc_body(int64_t e, float *acc, const uint8_t 
     a[3] += 1.0f;
 }
 
+/* Row r = e * N + n of the GRU reset mask: 0 when env e's episode ended
+ * on the last step (the next observation starts a new one), else 1. */
+HD static inline void ppo_keep_body(int64_t r, float *keep, const uint8_t *terminated, const uint8_t *truncated,
+                                    int N) {
+    int64_t e = r / N;
+    keep[r] = (terminated[e] || truncated[e]) ? 0.0f : 1.0f;
+}
+/* Recurrent minibatch i = t * mbE + j of T x mbE: the rollout sample
+ * (step t, env env_perm[first + j]) as an index t * E + e for the gathers. */
+HD static inline void ppo_seq_perm_body(int64_t i, int32_t *seq, const int32_t *env_perm, int64_t first, int mbE,
+                                        int E) {
+    int64_t t = i / mbE, j = i % mbE;
+    seq[i] = (int32_t)(t * E + env_perm[first + j]);
+}
+
 /* sq[i] = x[i] * x[i] (for the advantage std) */
 HD static inline void ppo_square_body(int64_t i, float *sq, const float *x) { sq[i] = x[i] * x[i]; }
 /* iota with a shuffle key: idx[i] = i */

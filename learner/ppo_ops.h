@@ -69,6 +69,12 @@ MZ_CUDA_LAUNCHER void mz_ppo_episode_acc_cuda(mz_backend *be, float *acc, const 
                                               int first_only);
 void mz_ppo_square(mz_backend *be, float *sq, const float *x, int64_t n);
 MZ_CUDA_LAUNCHER void mz_ppo_square_cuda(mz_backend *be, float *sq, const float *x, int64_t n);
+void mz_ppo_keep(mz_backend *be, float *keep, const uint8_t *terminated, const uint8_t *truncated, int64_t R, int N);
+MZ_CUDA_LAUNCHER void mz_ppo_keep_cuda(mz_backend *be, float *keep, const uint8_t *terminated,
+                                       const uint8_t *truncated, int64_t R, int N);
+void mz_ppo_seq_perm(mz_backend *be, int32_t *seq, const int32_t *env_perm, int64_t first, int mbE, int E, int T);
+MZ_CUDA_LAUNCHER void mz_ppo_seq_perm_cuda(mz_backend *be, int32_t *seq, const int32_t *env_perm, int64_t first,
+                                           int mbE, int E, int T);
 void mz_ppo_iota(mz_backend *be, int32_t *idx, int64_t n);
 MZ_CUDA_LAUNCHER void mz_ppo_iota_cuda(mz_backend *be, int32_t *idx, int64_t n);
 

@@ -1,4 +1,4 @@
-/* `mazero train` for algo=ippo|mappo (learner/ppo.h): Mava's anakin loop
+/* `mazero train` for algo=ippo|mappo|rec_ippo|rec_mappo (learner/ppo.h): Mava's anakin loop
  * with periodic evaluation on separate environments and the absolute
  * metric, written through src/runlog.h. */
 #include <math.h>
@@ -19,7 +19,8 @@ static double now_seconds(void) {
 
 static void ppo_config_from(mz_ppo_config *c, const mz_config *cfg) {
     mz_ppo_config_default(c);
-    c->centralised_critic = cfg->algo == MZ_ALGO_MAPPO;
+    c->centralised_critic = cfg->algo == MZ_ALGO_MAPPO || cfg->algo == MZ_ALGO_REC_MAPPO;
+    c->recurrent = cfg->algo == MZ_ALGO_REC_IPPO || cfg->algo == MZ_ALGO_REC_MAPPO;
     c->rollout_length = (int)cfg->ppo.rollout_length;
     c->epochs = (int)cfg->ppo.epochs;
     c->minibatches = (int)cfg->ppo.minibatches;
@@ -84,7 +85,7 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
     }
     exit_code = 0;
     mz_runlog_print(rl, "%s on %s %s, %s: %lld updates of %lld env steps, evaluation every %lld updates",
-                    cfg->algo == MZ_ALGO_MAPPO ? "mappo" : "ippo", cfg->env.name, cfg->env.scenario, device_line,
+                    mz_config_enum_name("algo", cfg->algo), cfg->env.name, cfg->env.scenario, device_line,
                     (long long)num_updates, (long long)per_update, (long long)eval_every);
 
     int n_abs = (int)cfg->ppo.absolute_episodes, n_eval = (int)cfg->ppo.eval_episodes;
