@@ -245,7 +245,7 @@ void mz_ppo_mlp_backward_seq(mz_ppo_mlp *m, const float *inp, const float *dy, i
     /* da*, dn*, dhs and (without LayerNorm) dh* are written whole; the
      * LayerNorm and GRU backwards accumulate into dh* and da1 */
     dense_backward(m, m->da2, m->gw3, m->gb3, dy, m->a2, m->w3, rows, H, m->out);
-    mz_ppo_relu_grad(be, m->dn2, m->da2, m->n2, n);
+    mz_ppo_relu_grad(be, m->dn2, m->da2, m->a2, n);
     if (m->layer_norm) {
         be->zero(be, m->dh2, bytes);
         be->zero(be, m->ln_dscale, (size_t)H * sizeof(float));
@@ -259,7 +259,7 @@ void mz_ppo_mlp_backward_seq(mz_ppo_mlp *m, const float *inp, const float *dy, i
     } else {
         dense_backward(m, m->da1, m->gw2, m->gb2, m->dh2, m->a1, m->w2, rows, H, H);
     }
-    mz_ppo_relu_grad(be, m->dn1, m->da1, m->n1, n);
+    mz_ppo_relu_grad(be, m->dn1, m->da1, m->a1, n);
     if (m->layer_norm) {
         be->zero(be, m->dh1, bytes);
         be->zero(be, m->ln_dscale, (size_t)H * sizeof(float));

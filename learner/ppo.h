@@ -65,8 +65,8 @@ typedef struct {
     float *w_ih, *b_ih, *w_hh, *b_hn; /* GRU (recurrent only): [3H x H], [3H], [3H x H], [H] */
     float *gw1, *gb1, *gw2, *gb2, *gw3, *gb3, *gln1, *gln2, *gw_ih, *gb_ih, *gw_hh, *gb_hn;
     /* activations [max_rows x ...] */
-    float *h1, *a1, *h2, *a2; /* dense outputs / post ReLU, [rows x H] */
-    float *n1, *n2;           /* ReLU inputs: the LayerNorm outputs, or h1, h2 without */
+    float *h1, *a1, *h2, *a2; /* dense products (biased only with layer_norm) / post ReLU, [rows x H] */
+    float *n1, *n2;           /* the LayerNorm outputs (aliases of h1, h2 without layer_norm) */
     float *mu1, *rs1, *mu2, *rs2; /* [rows] LayerNorm statistics */
     float *ln_scale, *ln_dscale;  /* [H] the fixed scale of 1 and a scratch for its unused gradient */
     float *y;                 /* [rows x out] */

@@ -125,18 +125,21 @@ HD static inline void ppo_gather_u8_body(int64_t r, uint8_t *out, const uint8_t 
     for (int w = 0; w < W; w++) out[r * W + w] = src[s * W + w];
 }
 /* The MLP's dense-layer epilogue at (row r, column c) of h [R x C]: adds
- * the bias and, when `a` is not NULL, writes ReLU(h) to it. The CPU loops
+ * the bias in place or, when `a` is not NULL, writes ReLU(h + bias) to a
+ * and leaves h alone (the backward masks with a, so the biased
+ * pre-activation is never stored: one pass of writes less). The CPU loops
  * columns inside rows (no division per element); CUDA splits a flat index. */
 HD static inline void ppo_bias_relu_body(int64_t r, int c, float *h, float *a, const float *bias, int C) {
     int64_t i = r * C + c;
     float v = h[i] + bias[c];
-    h[i] = v;
     if (a) a[i] = v > 0.0f ? v : 0.0f;
+    else h[i] = v;
 }
-/* ReLU's backward, written (not accumulated): dpre = pre > 0 ? dpost : 0 */
-HD static inline void ppo_relu_grad_body(int64_t i, float *dpre, const float *dpost, const float *pre) {
+/* ReLU's backward, written (not accumulated): dpre = post > 0 ? dpost : 0
+ * (post = ReLU(pre) is positive exactly where pre is) */
+HD static inline void ppo_relu_grad_body(int64_t i, float *dpre, const float *dpost, const float *post) {
     float g = dpost[i]; /* loaded unconditionally: the CPU loop vectorises without branches */
-    dpre[i] = pre[i] > 0.0f ? g : 0.0f;
+    dpre[i] = post[i] > 0.0f ? g : 0.0f;
 }
 
 /* Row r of [E][N] gets its environment's value: the team reward repeated

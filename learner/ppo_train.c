@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "envs/env_bodies.h"
 #include "learner/ppo.h"
 #include "src/nn/checkpoint.h"
 #include "src/runlog.h"
@@ -138,6 +139,7 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
             float mean = mz_ppo_evaluate(&p, ev, n_eval, cfg->ppo.eval_greedy, seed + (uint64_t)u, returns, &win,
                                          &len);
             mz_runlog_eval(rl, p.updates, p.env_steps, returns, n_eval);
+            if (env_defines_win(&ep)) mz_runlog_eval_add(rl, "win_rate", 100.0 * win); /* Mava: percent */
             mz_metric m[2] = {{"eval_win_rate", win}, {"eval_episode_length", len}};
             mz_runlog_row(rl, p.updates, p.env_steps, m, 2);
             if (mean >= best_return) { /* ties go to the later parameters, as Mava */
@@ -152,6 +154,7 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
         float win;
         float mean = mz_ppo_evaluate(&p, ev, n_abs, cfg->ppo.eval_greedy, seed ^ 0xab5ull, returns, &win, NULL);
         mz_runlog_eval_absolute(rl, returns, n_abs);
+        if (env_defines_win(&ep)) mz_runlog_eval_add(rl, "win_rate", 100.0 * win);
         mz_runlog_print(rl, "absolute metric: mean return %.4f over %d episodes (best evaluation %.4f), win rate %.3f",
                         mean, n_abs, best_return, win);
         be->copy_d2d(be, p.actor.p.values, keep, pbytes);

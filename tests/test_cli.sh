@@ -139,6 +139,8 @@ for cfg in ippo_spread mappo_spread ippo_lbf mappo_rware_tiny2 rec_ippo_spread r
 done
 check "ppo runs wrote metrics.json with absolute_metrics" \
     test "$(grep -l absolute_metrics "$ppo_dir"/*/*/*/metrics.json | wc -l)" -eq 6
+check "LBF's marl-eval JSON has Mava's win_rate (spread's, which defines no win, has none)" \
+    bash -c 'grep -q "\"win_rate\"" "$1"/ippo/lbf-*/*/metrics.json && ! grep -q "\"win_rate\"" "$1"/ippo/mpe_*/*/metrics.json' _ "$ppo_dir"
 check "rec_mappo's marl-eval JSON names the algorithm rec_mappo" \
     grep -q '"rec_mappo"' "$ppo_dir"/rec_mappo/mpe_simple_spread-3ag/*/metrics.json
 check "ppo runs wrote actor, critic and best-actor checkpoints" \
