@@ -6,6 +6,7 @@
 # their marl-eval metrics.json files into the table.
 #
 # usage: bench/ppo_parity.sh MAZERO STEPS OUT SEEDS CONFIG... [-- key=value...]
+# FIRST_SEED=s starts at seed s (runs of other seeds can go in parallel).
 set -eu
 [ $# -ge 5 ] || { echo "usage: $0 MAZERO STEPS OUT SEEDS CONFIG... [-- key=value...]" >&2; exit 2; }
 bin=$1 steps=$2 out=$3 seeds=$4
@@ -15,8 +16,8 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do configs="$configs $1"; shift; done
 [ $# -gt 0 ] && shift
 for cfg in $configs; do
     name=$(basename "$cfg" .json)
-    s=0
-    while [ "$s" -lt "$seeds" ]; do
+    s=${FIRST_SEED:-0}
+    while [ "$s" -lt "$((${FIRST_SEED:-0} + seeds))" ]; do
         dir="$out/$name/seed_$s"
         mkdir -p "$dir"
         echo "$(date -u +%H:%M:%S) $name seed $s ($steps env steps)"
