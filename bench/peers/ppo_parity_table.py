@@ -13,7 +13,7 @@ freedom) of:
 Returns are per episode, summed over agents and steps (JaxMARL's
 MPELogWrapper convention).
 
-usage: python3 bench/peers/ppo_parity_table.py --ours OUT/<config> [--ours ...] [--peer JSON ...]
+usage: python3 bench/peers/ppo_parity_table.py --ours OUT/<config> [--ours ...] [--peer JSON|LOG ...]
            [--steps 200000,500000,1000000]
 """
 import argparse
@@ -51,7 +51,8 @@ def ours(config_dir, steps):
         run = os.path.dirname(sorted(runs)[-1])
         rows = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
         tr = [r for r in rows if "train_episode_return" in r]
-        budget = max(budget, max((r["env_steps"] for r in rows), default=0))
+        reached = max((r["env_steps"] for r in rows), default=0)  # a run still going counts up to here
+        budget = max(budget, reached)
         try:
             mj = json.load(open(os.path.join(run, "metrics.json")))
         except (OSError, ValueError):
@@ -66,7 +67,7 @@ def ours(config_dir, steps):
             if "absolute_metrics" in res:
                 absolute.append(statistics.mean(res["absolute_metrics"]["mean_episode_return"]))
         for s in steps:
-            if s > budget * 1.05:
+            if s > reached * 1.05:
                 continue
             t = nearest(tr, s)
             if t:
@@ -78,7 +79,15 @@ def ours(config_dir, steps):
 
 
 def peer(path, steps):
-    d = json.load(open(path))
+    if path.endswith(".json"):
+        d = json.load(open(path))
+    else:  # the --learn run's stderr, for a run still going: "N env steps, T s: r1 r2 ..."
+        d = {"system": "JaxMARL IPPO FF", "rows": []}
+        for line in open(path):
+            head, sep, tail = line.partition(" s: ")
+            if sep and " env steps, " in head:
+                d["rows"].append({"env_steps": int(head.split()[0]),
+                                  "mean_episode_return": [float(x) for x in tail.split()]})
     rows = d["rows"]
     n = len(rows[0]["mean_episode_return"]) if rows else 0
     train = {s: [] for s in steps}
