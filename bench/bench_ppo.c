@@ -85,6 +85,7 @@ int mz_bench_ppo(mz_backend *be, const char *device_desc, const char *peers_json
     int n_thread_counts = be->kind == MZ_BACKEND_CPU ? 2 : 1;
 #ifdef _OPENMP
     int saved_threads = omp_get_max_threads();
+    if (saved_threads < 2) n_thread_counts = 1; /* threads=1: one thread only (a loaded machine) */
 #endif
     for (size_t s = 0; s < sizeof SIZES / sizeof SIZES[0]; s++) {
         for (int t = 0; t < n_thread_counts; t++) {

@@ -16,6 +16,11 @@ HD static inline int env_won(const mz_env_params *p, const void *st, int termina
     }
 }
 
+/* Whether env_won can be true: the win rate is reported only for these. */
+HD static inline int env_defines_win(const mz_env_params *p) {
+    return p->kind == MZ_ENV_LBF || p->kind == MZ_ENV_CHAIN;
+}
+
 HD static inline void env_reset_one(const mz_env_params *p, void *st, int64_t e) {
     mz_rng r;
     uint32_t *episode;

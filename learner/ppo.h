@@ -1,5 +1,5 @@
-/* IPPO and MAPPO, feed-forward, as Mava's anakin systems (reference
- * marl-envs-and-ppo.md §1): one actor and one critic MLP shared by every
+/* IPPO and MAPPO, feed-forward and recurrent, as Mava's anakin systems
+ * (reference marl-envs-and-ppo.md §1): one actor and one critic network shared by every
  * agent, masked categorical policy, GAE, clipped surrogate and value loss,
  * per-minibatch advantage normalisation, Adam (eps 1e-5) with global-norm
  * clipping per network. The whole loop (envs, rollout, GAE, update) runs on
@@ -35,6 +35,7 @@ typedef struct {
     bool team_reward;          /* train every agent on the env's team reward (Mava on LBF / RWARE) */
     int hidden;                /* MLP width, two layers */
     bool layer_norm;           /* LayerNorm (offset only) after each hidden dense layer */
+    bool recurrent;            /* rec_ippo / rec_mappo: a GRU(hidden) after the first dense layer */
     int64_t num_updates;       /* for the LR decay */
     int eval_envs;             /* largest evaluation vecenv (sizes the actor's activations) */
     uint64_t seed;
@@ -46,39 +47,54 @@ void mz_ppo_config_default(mz_ppo_config *c);
 /* A 3-layer MLP: in -> H -> H -> out, ReLU, orthogonal init (gains sqrt 2,
  * sqrt 2 and head_gain), zero biases. With layer_norm each hidden layer is
  * Dense -> LayerNorm without scale (a learned offset, as Mava's
- * LayerNorm(use_scale=False)) -> ReLU. Activations live in `arena`. */
+ * LayerNorm(use_scale=False)) -> ReLU. With recurrent, a GRU(H) sits between
+ * the first and the second layer (Mava's rnn network: pre-torso [H], GRU,
+ * post-torso [H]; JaxMARL's rec IPPO the same), flax's init: lecun-normal
+ * input kernels, orthogonal recurrent kernels, zero biases. Activations
+ * live in `arena`. */
 typedef struct {
     mz_backend *be;
     int in, hidden, out, max_rows;
-    bool layer_norm;
+    bool layer_norm, recurrent;
     mz_params p;
     /* parameters, pointers into p.values, and their gradients into p.grads */
     float *w1, *b1; /* [H x in], [H] */
     float *w2, *b2; /* [H x H], [H] */
     float *w3, *b3; /* [out x H], [out] */
     float *ln1, *ln2; /* [H] LayerNorm offsets (layer_norm only) */
-    float *gw1, *gb1, *gw2, *gb2, *gw3, *gb3, *gln1, *gln2;
+    float *w_ih, *b_ih, *w_hh, *b_hn; /* GRU (recurrent only): [3H x H], [3H], [3H x H], [H] */
+    float *gw1, *gb1, *gw2, *gb2, *gw3, *gb3, *gln1, *gln2, *gw_ih, *gb_ih, *gw_hh, *gb_hn;
     /* activations [max_rows x ...] */
-    float *h1, *a1, *h2, *a2; /* dense outputs / post ReLU, [rows x H] */
-    float *n1, *n2;           /* ReLU inputs: the LayerNorm outputs, or h1, h2 without */
+    float *h1, *a1, *h2, *a2; /* dense products (biased only with layer_norm) / post ReLU, [rows x H] */
+    float *n1, *n2;           /* the LayerNorm outputs (aliases of h1, h2 without layer_norm) */
     float *mu1, *rs1, *mu2, *rs2; /* [rows] LayerNorm statistics */
     float *ln_scale, *ln_dscale;  /* [H] the fixed scale of 1 and a scratch for its unused gradient */
     float *y;                 /* [rows x out] */
     float *da1, *dh1, *da2, *dh2;
     float *dn1, *dn2; /* d ReLU input (aliases dh1, dh2 without layer_norm) */
     float *ones; /* [max_rows] of 1 */
+    /* GRU activations (recurrent only), rows [T x B] step-major: the states
+     * after each step, the saved gates and entering states, scratch */
+    float *hs, *gates, *hprev, *gh, *dgates, *dhp, *dhs;
     mz_arena arena;
     float *dot; /* one device float for the global norm */
     int64_t step; /* Adam steps taken */
 } mz_ppo_mlp;
 
 void mz_ppo_mlp_init(mz_ppo_mlp *m, mz_backend *be, int in, int hidden, int out, int max_rows, float head_gain,
-                     bool layer_norm, uint64_t seed, uint32_t stream);
+                     bool layer_norm, bool recurrent, uint64_t seed, uint32_t stream);
 void mz_ppo_mlp_free(mz_ppo_mlp *m);
-/* m->y [rows x out] from inp [rows x in] */
+/* m->y [rows x out] from inp [rows x in] (feed-forward networks) */
 void mz_ppo_mlp_forward(mz_ppo_mlp *m, const float *inp, int rows);
 /* Adds the parameter gradients of d loss / d y (after a forward on inp). */
 void mz_ppo_mlp_backward(mz_ppo_mlp *m, const float *inp, const float *dy, int rows);
+/* Either kind over T steps of B rows, inp [T x B x in] step-major: the GRU
+ * starts from h0 [B x H] and keep [T x B] (0 zeroes a row's state before
+ * that step: an episode starts) may be NULL (all 1); m->hs holds the states
+ * after each step. A feed-forward network ignores h0 and keep. */
+void mz_ppo_mlp_forward_seq(mz_ppo_mlp *m, const float *inp, int T, int B, const float *h0, const float *keep);
+/* Backward through time of the last forward_seq (no gradient into h0). */
+void mz_ppo_mlp_backward_seq(mz_ppo_mlp *m, const float *inp, const float *dy, int T, int B, const float *keep);
 /* Orthogonal matrix [rows x cols] scaled by gain, into host memory: QR of a
  * normal draw by modified Gram-Schmidt (the larger side is orthonormal). */
 void mz_ppo_orthogonal(float *w, int rows, int cols, float gain, uint64_t seed, uint32_t stream);
@@ -116,11 +132,19 @@ typedef struct {
     float *eval_acc; /* [eval_envs x 4] */
     float *eval_in;  /* [eval_envs * N][In] */
     float *host_acc; /* host [max(E, eval_envs) x 4] */
+    /* recurrent only: GRU states [EN x H] of the actor and critic, now and
+     * at the rollout's start (the update replays from there); keep [T][EN]
+     * the reset mask of each step, next_keep [EN] that of the next step;
+     * the minibatch's states and mask; the env shuffle */
+    float *h_actor, *h_critic, *h_actor0, *h_critic0, *keep, *next_keep;
+    float *mb_h_actor, *mb_h_critic, *mb_keep, *env_keys, *eval_h, *eval_keep;
+    int32_t *env_perm, *seq_perm;
     int64_t updates, env_steps, action_draws;
 } mz_ppo;
 
 /* Sizes every buffer for `env` (reset here). Returns 0, or 2 with a message
- * when T*E does not split into the minibatches. */
+ * when T*E (recurrent: E, minibatches split environments, not time) does
+ * not split into the minibatches. */
 int mz_ppo_init(mz_ppo *p, mz_vecenv *env, const mz_ppo_config *cfg, char *err, size_t err_len);
 void mz_ppo_free(mz_ppo *p);
 
@@ -141,7 +165,7 @@ void mz_ppo_episodes(mz_ppo *p, float *mean_return, float *mean_length, float *w
 float mz_ppo_evaluate(mz_ppo *p, mz_vecenv *ev, int episodes, bool greedy, uint64_t seed, double *returns,
                       float *win_rate, float *mean_length);
 
-/* `mazero train` for algo=ippo|mappo: the config's env and ppo.* keys,
+/* `mazero train` for algo=ippo|mappo|rec_ippo|rec_mappo: the config's env and ppo.* keys,
  * periodic evaluation, the absolute metric, everything through src/runlog.h.
  * Returns the process exit code. */
 int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line);

@@ -187,3 +187,27 @@ extern "C" void mz_ppo_iota_cuda(mz_backend *be, int32_t *idx, int64_t n) {
     if (n_ <= 0) return;
     MZ_LAUNCH(ppo_iota_kernel, mz_grid_for(n_), MZ_BLOCK, mz_cuda_backend_stream(be), n_, idx);
 }
+
+__global__ void ppo_keep_kernel(int64_t n_, float *keep, const uint8_t *terminated, const uint8_t *truncated, int N) {
+    MZ_GRID_STRIDE_LOOP(i, n_) ppo_keep_body(i, keep, terminated, truncated, N);
+}
+
+extern "C" void mz_ppo_keep_cuda(mz_backend *be, float *keep, const uint8_t *terminated, const uint8_t *truncated,
+                                 int64_t R, int N) {
+    int64_t n_ = R;
+    if (n_ <= 0) return;
+    MZ_LAUNCH(ppo_keep_kernel, mz_grid_for(n_), MZ_BLOCK, mz_cuda_backend_stream(be), n_, keep, terminated, truncated,
+              N);
+}
+
+__global__ void ppo_seq_perm_kernel(int64_t n_, int32_t *seq, const int32_t *env_perm, int64_t first, int mbE, int E) {
+    MZ_GRID_STRIDE_LOOP(i, n_) ppo_seq_perm_body(i, seq, env_perm, first, mbE, E);
+}
+
+extern "C" void mz_ppo_seq_perm_cuda(mz_backend *be, int32_t *seq, const int32_t *env_perm, int64_t first, int mbE,
+                                     int E, int T) {
+    int64_t n_ = (int64_t)T * mbE;
+    if (n_ <= 0) return;
+    MZ_LAUNCH(ppo_seq_perm_kernel, mz_grid_for(n_), MZ_BLOCK, mz_cuda_backend_stream(be), n_, seq, env_perm, first,
+              mbE, E);
+}

@@ -125,18 +125,21 @@ HD static inline void ppo_gather_u8_body(int64_t r, uint8_t *out, const uint8_t 
     for (int w = 0; w < W; w++) out[r * W + w] = src[s * W + w];
 }
 /* The MLP's dense-layer epilogue at (row r, column c) of h [R x C]: adds
- * the bias and, when `a` is not NULL, writes ReLU(h) to it. The CPU loops
+ * the bias in place or, when `a` is not NULL, writes ReLU(h + bias) to a
+ * and leaves h alone (the backward masks with a, so the biased
+ * pre-activation is never stored: one pass of writes less). The CPU loops
  * columns inside rows (no division per element); CUDA splits a flat index. */
 HD static inline void ppo_bias_relu_body(int64_t r, int c, float *h, float *a, const float *bias, int C) {
     int64_t i = r * C + c;
     float v = h[i] + bias[c];
-    h[i] = v;
     if (a) a[i] = v > 0.0f ? v : 0.0f;
+    else h[i] = v;
 }
-/* ReLU's backward, written (not accumulated): dpre = pre > 0 ? dpost : 0 */
-HD static inline void ppo_relu_grad_body(int64_t i, float *dpre, const float *dpost, const float *pre) {
+/* ReLU's backward, written (not accumulated): dpre = post > 0 ? dpost : 0
+ * (post = ReLU(pre) is positive exactly where pre is) */
+HD static inline void ppo_relu_grad_body(int64_t i, float *dpre, const float *dpost, const float *post) {
     float g = dpost[i]; /* loaded unconditionally: the CPU loop vectorises without branches */
-    dpre[i] = pre[i] > 0.0f ? g : 0.0f;
+    dpre[i] = post[i] > 0.0f ? g : 0.0f;
 }
 
 /* Row r of [E][N] gets its environment's value: the team reward repeated
@@ -229,6 +232,21 @@ HD static inline void ppo_episode_acc_body(int64_t e, float *acc, const uint8_t 
     a[1] += (float)done_length[e];
     a[2] += done_won[e] ? 1.0f : 0.0f;
     a[3] += 1.0f;
+}
+
+/* Row r = e * N + n of the GRU reset mask: 0 when env e's episode ended
+ * on the last step (the next observation starts a new one), else 1. */
+HD static inline void ppo_keep_body(int64_t r, float *keep, const uint8_t *terminated, const uint8_t *truncated,
+                                    int N) {
+    int64_t e = r / N;
+    keep[r] = (terminated[e] || truncated[e]) ? 0.0f : 1.0f;
+}
+/* Recurrent minibatch i = t * mbE + j of T x mbE: the rollout sample
+ * (step t, env env_perm[first + j]) as an index t * E + e for the gathers. */
+HD static inline void ppo_seq_perm_body(int64_t i, int32_t *seq, const int32_t *env_perm, int64_t first, int mbE,
+                                        int E) {
+    int64_t t = i / mbE, j = i % mbE;
+    seq[i] = (int32_t)(t * E + env_perm[first + j]);
 }
 
 /* sq[i] = x[i] * x[i] (for the advantage std) */

@@ -176,3 +176,25 @@ void mz_ppo_iota(mz_backend *be, int32_t *idx, int64_t n) {
     for (int64_t i = 0; i < n_; i++)
         ppo_iota_body(i, idx);
 }
+
+void mz_ppo_keep(mz_backend *be, float *keep, const uint8_t *terminated, const uint8_t *truncated, int64_t R, int N) {
+    if (be->kind == MZ_BACKEND_CUDA) {
+        mz_ppo_keep_cuda(be, keep, terminated, truncated, R, N);
+        return;
+    }
+    int64_t n_ = R;
+#pragma omp parallel for schedule(static) if (n_ >= PPO_PARALLEL_MIN)
+    for (int64_t i = 0; i < n_; i++)
+        ppo_keep_body(i, keep, terminated, truncated, N);
+}
+
+void mz_ppo_seq_perm(mz_backend *be, int32_t *seq, const int32_t *env_perm, int64_t first, int mbE, int E, int T) {
+    if (be->kind == MZ_BACKEND_CUDA) {
+        mz_ppo_seq_perm_cuda(be, seq, env_perm, first, mbE, E, T);
+        return;
+    }
+    int64_t n_ = (int64_t)T * mbE;
+#pragma omp parallel for schedule(static) if (n_ >= PPO_PARALLEL_MIN)
+    for (int64_t i = 0; i < n_; i++)
+        ppo_seq_perm_body(i, seq, env_perm, first, mbE, E);
+}

@@ -36,8 +36,8 @@ MZ_CUDA_LAUNCHER void mz_ppo_gather_cuda(mz_backend *be, float *out, const float
                                          int64_t first, int64_t R, int N, int W);
 void mz_ppo_bias_relu(mz_backend *be, float *h, float *a, const float *bias, int64_t R, int C);
 MZ_CUDA_LAUNCHER void mz_ppo_bias_relu_cuda(mz_backend *be, float *h, float *a, const float *bias, int64_t R, int C);
-void mz_ppo_relu_grad(mz_backend *be, float *dpre, const float *dpost, const float *pre, int64_t n);
-MZ_CUDA_LAUNCHER void mz_ppo_relu_grad_cuda(mz_backend *be, float *dpre, const float *dpost, const float *pre, int64_t n);
+void mz_ppo_relu_grad(mz_backend *be, float *dpre, const float *dpost, const float *post, int64_t n);
+MZ_CUDA_LAUNCHER void mz_ppo_relu_grad_cuda(mz_backend *be, float *dpre, const float *dpost, const float *post, int64_t n);
 void mz_ppo_repeat(mz_backend *be, float *out, const float *src, int64_t R, int N);
 MZ_CUDA_LAUNCHER void mz_ppo_repeat_cuda(mz_backend *be, float *out, const float *src, int64_t R, int N);
 void mz_ppo_gather_u8(mz_backend *be, uint8_t *out, const uint8_t *src, const int32_t *perm, int64_t first, int64_t R,
@@ -69,6 +69,12 @@ MZ_CUDA_LAUNCHER void mz_ppo_episode_acc_cuda(mz_backend *be, float *acc, const 
                                               int first_only);
 void mz_ppo_square(mz_backend *be, float *sq, const float *x, int64_t n);
 MZ_CUDA_LAUNCHER void mz_ppo_square_cuda(mz_backend *be, float *sq, const float *x, int64_t n);
+void mz_ppo_keep(mz_backend *be, float *keep, const uint8_t *terminated, const uint8_t *truncated, int64_t R, int N);
+MZ_CUDA_LAUNCHER void mz_ppo_keep_cuda(mz_backend *be, float *keep, const uint8_t *terminated,
+                                       const uint8_t *truncated, int64_t R, int N);
+void mz_ppo_seq_perm(mz_backend *be, int32_t *seq, const int32_t *env_perm, int64_t first, int mbE, int E, int T);
+MZ_CUDA_LAUNCHER void mz_ppo_seq_perm_cuda(mz_backend *be, int32_t *seq, const int32_t *env_perm, int64_t first,
+                                           int mbE, int E, int T);
 void mz_ppo_iota(mz_backend *be, int32_t *idx, int64_t n);
 MZ_CUDA_LAUNCHER void mz_ppo_iota_cuda(mz_backend *be, int32_t *idx, int64_t n);
 

@@ -1,4 +1,4 @@
-/* `mazero train` for algo=ippo|mappo (learner/ppo.h): Mava's anakin loop
+/* `mazero train` for algo=ippo|mappo|rec_ippo|rec_mappo (learner/ppo.h): Mava's anakin loop
  * with periodic evaluation on separate environments and the absolute
  * metric, written through src/runlog.h. */
 #include <math.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "envs/env_bodies.h"
 #include "learner/ppo.h"
 #include "src/dist.h"
 #include "src/nn/checkpoint.h"
@@ -21,7 +22,8 @@ static double now_seconds(void) {
 
 static void ppo_config_from(mz_ppo_config *c, const mz_config *cfg) {
     mz_ppo_config_default(c);
-    c->centralised_critic = cfg->algo == MZ_ALGO_MAPPO;
+    c->centralised_critic = cfg->algo == MZ_ALGO_MAPPO || cfg->algo == MZ_ALGO_REC_MAPPO;
+    c->recurrent = cfg->algo == MZ_ALGO_REC_IPPO || cfg->algo == MZ_ALGO_REC_MAPPO;
     c->rollout_length = (int)cfg->ppo.rollout_length;
     c->epochs = (int)cfg->ppo.epochs;
     c->minibatches = (int)cfg->ppo.minibatches;
@@ -88,7 +90,7 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
     }
     exit_code = 0;
     mz_runlog_print(rl, "%s on %s %s, %s: %lld updates of %lld env steps, evaluation every %lld updates",
-                    cfg->algo == MZ_ALGO_MAPPO ? "mappo" : "ippo", cfg->env.name, cfg->env.scenario, device_line,
+                    mz_config_enum_name("algo", cfg->algo), cfg->env.name, cfg->env.scenario, device_line,
                     (long long)num_updates, (long long)per_update, (long long)eval_every);
 
     int n_abs = (int)cfg->ppo.absolute_episodes, n_eval = (int)cfg->ppo.eval_episodes;
@@ -142,6 +144,7 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
                                          &len);
             mz_dist_host_allreduce_mean(&mean, 1); /* data-parallel: every rank keeps the same best actor */
             mz_runlog_eval(rl, p.updates, p.env_steps, returns, n_eval);
+            if (env_defines_win(&ep)) mz_runlog_eval_add(rl, "win_rate", 100.0 * win); /* Mava: percent */
             mz_metric m[2] = {{"eval_win_rate", win}, {"eval_episode_length", len}};
             mz_runlog_row(rl, p.updates, p.env_steps, m, 2);
             if (mean >= best_return) { /* ties go to the later parameters, as Mava */
@@ -158,6 +161,7 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
         float win;
         float mean = mz_ppo_evaluate(&p, ev, n_abs, cfg->ppo.eval_greedy, seed ^ 0xab5ull, returns, &win, NULL);
         mz_runlog_eval_absolute(rl, returns, n_abs);
+        if (env_defines_win(&ep)) mz_runlog_eval_add(rl, "win_rate", 100.0 * win);
         double ci_mean, ci_half;
         mz_mean_ci95(returns, n_abs, &ci_mean, &ci_half);
         mz_runlog_print(rl,

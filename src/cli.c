@@ -245,7 +245,7 @@ static int cmd_train_or_eval(int argc, char **argv) {
         printf("resolved config:\n%s\n", json);
         free(json);
     }
-    if (!strcmp(cmd->name, "train") && (cfg.algo == MZ_ALGO_IPPO || cfg.algo == MZ_ALGO_MAPPO)) {
+    if (!strcmp(cmd->name, "train") && cfg.algo != MZ_ALGO_MAZERO) { /* ippo, mappo and their rec_ forms */
         rc = mz_ppo_train(&cfg, be, chosen);
         be->destroy(be);
         return rc;

@@ -14,7 +14,7 @@
 #define MZ_CFG_STR 128
 
 typedef enum { MZ_MODE_SYNC = 0, MZ_MODE_ASYNC = 1 } mz_mode;
-typedef enum { MZ_ALGO_MAZERO = 0, MZ_ALGO_IPPO = 1, MZ_ALGO_MAPPO = 2 } mz_algo;
+typedef enum { MZ_ALGO_MAZERO = 0, MZ_ALGO_IPPO = 1, MZ_ALGO_MAPPO = 2, MZ_ALGO_REC_IPPO = 3, MZ_ALGO_REC_MAPPO = 4 } mz_algo;
 typedef enum { MZ_SEARCH_MUZERO = 0, MZ_SEARCH_GUMBEL_MUZERO = 1 } mz_search_policy;
 typedef enum { MZ_SEARCH_INDEPENDENT = 0, MZ_SEARCH_JOINT = 1, MZ_SEARCH_SAMPLED = 2 } mz_search_mode;
 typedef enum { MZ_SEARCH_PARTNER_ARGMAX = 0, MZ_SEARCH_PARTNER_SAMPLE = 1 } mz_search_partner;

@@ -27,7 +27,7 @@ const mz_cfg_key mz_config_schema[] = {
     {"threads", MZ_CFG_INT, OFF(threads), 0, "0", 0, 4096, NULL, NULL, "CPU threads (OpenMP, OpenBLAS); 0 = all cores"},
     {"mode", MZ_CFG_ENUM, OFF(mode), 0, "sync", 0, 0, "sync|async", NULL,
      "training architecture: sync (all on one device) or async (CPU actors + learner)"},
-    {"algo", MZ_CFG_ENUM, OFF(algo), 0, "mazero", 0, 0, "mazero|ippo|mappo", NULL, "algorithm to train"},
+    {"algo", MZ_CFG_ENUM, OFF(algo), 0, "mazero", 0, 0, "mazero|ippo|mappo|rec_ippo|rec_mappo", NULL, "algorithm to train (rec_*: GRU actor and critic)"},
     {"total_env_steps", MZ_CFG_INT, OFF(total_env_steps), 0, "1000000", 1, BIG, NULL, NULL,
      "training budget in environment steps (summed over environments)"},
     {"env.name", MZ_CFG_STRING, STR(env.name), "mpe_simple_spread", 0, 0, NULL, NULL,

@@ -45,6 +45,7 @@ struct mz_runlog {
     latest_value *latest; /* the W&B summary: latest value of every metric */
     int n_latest;
     cJSON *marl_root, *marl_seed;
+    cJSON *marl_last; /* the last eval or absolute entry */
     int n_evals;
     int64_t last_eval_env_steps;
     double last_eval_time;
@@ -608,6 +609,7 @@ static void write_eval(mz_runlog *rl, int64_t step, int64_t env_steps, const dou
     char key[48];
     snprintf(key, sizeof key, "step_%d", rl->n_evals++);
     cJSON *entry = cJSON_AddObjectToObject(rl->marl_seed, key);
+    rl->marl_last = entry;
     MZ_CHECK(entry && cJSON_AddNumberToObject(entry, "step_count", (double)env_steps) &&
                  cJSON_AddNumberToObject(entry, "elapsed_time", elapsed) &&
                  cJSON_AddItemToObject(entry, "mean_episode_return", number_list(returns, n)) &&
@@ -630,6 +632,7 @@ static void write_eval_absolute(mz_runlog *rl, const double *returns, int n) {
     double sps = elapsed > 0 ? (double)rl->progress.env_steps / elapsed : 0.0;
     cJSON_DeleteItemFromObjectCaseSensitive(rl->marl_seed, "absolute_metrics");
     cJSON *entry = cJSON_AddObjectToObject(rl->marl_seed, "absolute_metrics");
+    rl->marl_last = entry;
     MZ_CHECK(entry && cJSON_AddItemToObject(entry, "mean_episode_return", number_list(returns, n)) &&
                  cJSON_AddItemToObject(entry, "steps_per_second", number_list(&sps, 1)),
              "cJSON: out of memory");
@@ -741,6 +744,13 @@ void mz_runlog_eval_absolute(mz_runlog *rl, const double *returns, int n) {
     double *all = gather_returns(rl, returns, n, &unused);
     if (all) write_eval_absolute(rl, all, n * mz_dist_size());
     free(all);
+}
+
+void mz_runlog_eval_add(mz_runlog *rl, const char *key, double value) {
+    if (rl->follower) return; /* data-parallel: rank 0 writes metrics.json */
+    MZ_CHECK(rl->marl_last, "mz_runlog_eval_add('%s') before any evaluation", key);
+    MZ_CHECK(cJSON_AddItemToObject(rl->marl_last, key, number_list(&value, 1)), "cJSON: out of memory");
+    write_marl_eval(rl);
 }
 
 /* ---- close ------------------------------------------------------------------ */

@@ -61,6 +61,10 @@ void mz_runlog_eval(mz_runlog *rl, int64_t step, int64_t env_steps, const double
 /* The final evaluation (marl-eval's absolute_metrics). */
 void mz_runlog_eval_absolute(mz_runlog *rl, const double *returns, int n);
 
+/* Adds `key: [value]` to the last marl-eval entry written by either call
+ * above (Mava's win_rate, in percent, where the env defines a win). */
+void mz_runlog_eval_add(mz_runlog *rl, const char *key, double value);
+
 /* A message for the console, console.log and the W&B console. */
 void mz_runlog_print(mz_runlog *rl, const char *fmt, ...) MZ_PRINTF(2, 3);
 

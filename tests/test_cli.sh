@@ -179,17 +179,21 @@ check "train stopped by SIGTERM exits 143 ($rc)" [ "$rc" -eq 143 ]
 check "... after saving checkpoints/model.safetensors" bash -c 'test -s "$1"/term/*/*/*/checkpoints/model.safetensors' _ "$mz_dir"
 rm -rf "$mz_dir"
 
-# IPPO / MAPPO train end to end: run directory, metrics, marl-eval JSON with the absolute metric
+# IPPO / MAPPO (and their recurrent forms) train end to end: run directory, metrics, marl-eval JSON with the absolute metric
 ppo_dir=$(mktemp -d)
-for cfg in ippo_spread mappo_spread ippo_lbf mappo_rware_tiny2; do
+for cfg in ippo_spread mappo_spread ippo_lbf mappo_rware_tiny2 rec_ippo_spread rec_mappo_spread; do
     expect 0 "absolute metric: mean return" -- train configs/$cfg.json device=cpu --quiet total_env_steps=512 \
         env.num_envs=4 ppo.rollout_length=16 ppo.hidden=16 ppo.num_evaluation=2 ppo.eval_episodes=4 \
         ppo.absolute_episodes=8 env.max_steps=20 log.interval_steps=64 log.console=plain "log.dir=$ppo_dir"
 done
 check "ppo runs wrote metrics.json with absolute_metrics" \
-    test "$(grep -l absolute_metrics "$ppo_dir"/*/*/*/metrics.json | wc -l)" -eq 4
+    test "$(grep -l absolute_metrics "$ppo_dir"/*/*/*/metrics.json | wc -l)" -eq 6
+check "LBF's marl-eval JSON has Mava's win_rate (spread's, which defines no win, has none)" \
+    bash -c 'grep -q "\"win_rate\"" "$1"/ippo/lbf-*/*/metrics.json && ! grep -q "\"win_rate\"" "$1"/ippo/mpe_*/*/metrics.json' _ "$ppo_dir"
+check "rec_mappo's marl-eval JSON names the algorithm rec_mappo" \
+    grep -q '"rec_mappo"' "$ppo_dir"/rec_mappo/mpe_simple_spread-3ag/*/metrics.json
 check "ppo runs wrote actor, critic and best-actor checkpoints" \
-    test "$(ls "$ppo_dir"/*/*/*/checkpoints/*actor.safetensors "$ppo_dir"/*/*/*/checkpoints/critic.safetensors | wc -l)" -eq 12
+    test "$(ls "$ppo_dir"/*/*/*/checkpoints/*actor.safetensors "$ppo_dir"/*/*/*/checkpoints/critic.safetensors | wc -l)" -eq 18
 check "ppo metrics.jsonl has losses" grep -q '"actor_loss"' "$ppo_dir"/ippo/mpe_simple_spread-3ag/*/metrics.jsonl
 expect 2 "ppo.minibatches=3 does not divide" -- train configs/ippo_spread.json device=cpu --quiet \
     ppo.minibatches=3 env.num_envs=4 ppo.rollout_length=16 "log.dir=$ppo_dir"

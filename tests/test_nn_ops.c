@@ -62,6 +62,7 @@ struct op_case {
 
 enum { B = 5, C = 7, OC = 3, C2 = 4, KS = 3 /* two-hot S */, KK = 2 * KS + 1 };
 enum { AB = 2, AN = 3, ANH = 2, AH = 6, AF = 8 }; /* attention: samples, agents, heads, width, MLP */
+enum { GT = 4, GB = 3, GC = 5, GH = 4 };          /* GRU: steps, batch, input, state */
 
 static void linear_fwd(op_args *a) { mz_linear_forward(a->be, a->out[0], a->in[0], a->in[1], a->in[2], B, C, OC); }
 static void linear_bwd(op_args *a) {
@@ -205,6 +206,26 @@ static void init_block(float **in, const op_case *c) {
             for (int64_t i = 0; i < c->in_size[k]; i++) in[k][i] *= 0.4f;
 }
 
+/* GRU: inputs x, h0, w_ih, b_ih, w_hh, b_hn (differentiable) and keep;
+ * outputs hs, gates, hprev; scratch gh | dgates | dhp | ones */
+static void gru_fwd(op_args *a) {
+    mz_gru_forward(a->be, a->out[0], a->out[1], a->out[2], a->scratch, a->in[0], a->in[1], a->in[6], a->in[2],
+                   a->in[3], a->in[4], a->in[5], GT, GB, GC, GH);
+}
+static void gru_bwd(op_args *a) {
+    float *dgates = a->scratch + GB * 3 * GH, *dhp = dgates + GT * GB * 4 * GH, *ones = dhp + 2 * GB * GH;
+    mz_fill(a->be, ones, GT * GB, 1.0f);
+    mz_gru_backward(a->be, a->din[0], a->din[1], a->din[2], a->din[3], a->din[4], a->din[5], dgates, dhp, a->dout,
+                    a->out[1], a->out[2], a->in[0], a->in[6], a->in[2], a->in[4], ones, GT, GB, GC, GH);
+}
+static void init_gru(float **in, const op_case *c) {
+    for (int k = 2; k <= 5; k++)
+        for (int64_t i = 0; i < c->in_size[k]; i++) in[k][i] *= 0.5f;
+    /* resets at step 0 (row 1, so h0 row 1 gets no gradient) and mid-sequence */
+    static const float keep[GT * GB] = {1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1};
+    memcpy(in[6], keep, sizeof keep);
+}
+
 #define SIZES(...) {__VA_ARGS__}
 
 static const op_case CASES[] = {
@@ -253,6 +274,9 @@ static const op_case CASES[] = {
      NULL, attention_fwd, attention_bwd, 0, 0, 0, 0, 0},
     {"attention_masked", 2, 1, SIZES(AB * AN * 3 * AH, AB * AN), 2, SIZES(AB * AN * AH, AB * ANH * AN * AN),
      AB * ANH * AN * AN, 0, {0}, init_attention_mask, attention_fwd, attention_bwd, 0, 0, 0, 0, 0},
+    {"gru", 7, 6, SIZES(GT * GB * GC, GB * GH, 3 * GH * GC, 3 * GH, 3 * GH * GH, GH, GT * GB), 3,
+     SIZES(GT * GB * GH, GT * GB * 4 * GH, GT * GB * GH), GB * 3 * GH + GT * GB * 4 * GH + 2 * GB * GH + GT * GB, 0,
+     {0}, init_gru, gru_fwd, gru_bwd, 0, 0, 0, 0, 0},
     /* the whole block, dropout 0.1 in training mode (mask fixed by seed) */
     {"transformer_block", 13, 13,
      SIZES(AB * AN * AH, AH, AH, 3 * AH * AH, 3 * AH, AH * AH, AH, AH, AH, AF * AH, AF, AH * AF, AH), 1,

@@ -186,7 +186,7 @@ static void test_mlp_gradients(void **state) {
     for (int i = 0; i < ROWS * OUT; i++) r[i] = (float)mz_rng_normal(&g);
     for (int ln = 0; ln < 2; ln++) {
         mz_ppo_mlp m;
-        mz_ppo_mlp_init(&m, be, IN, H, OUT, ROWS, 1.0f, ln, 4, 9);
+        mz_ppo_mlp_init(&m, be, IN, H, OUT, ROWS, 1.0f, ln, false, 4, 9);
         int64_t P = m.p.total;
         float *vals = (float *)mz_malloc((size_t)P * sizeof(float)), *grad = (float *)mz_malloc((size_t)P * sizeof(float));
         float *fd = (float *)mz_malloc((size_t)P * sizeof(float));
@@ -221,6 +221,63 @@ static void test_mlp_gradients(void **state) {
         free(fd);
         mz_ppo_mlp_free(&m);
     }
+}
+
+/* The recurrent network (dense, GRU, dense, head) over T = 4 steps of 2
+ * rows from a non-zero state, with a reset at step 2 of row 1: every
+ * parameter gradient of L = sum(y * r) against central differences. */
+static double rec_objective(mz_ppo_mlp *m, const float *inp, const float *r, const float *h0, const float *keep) {
+    enum { T = 4, B = 2 };
+    mz_ppo_mlp_forward_seq(m, inp, T, B, h0, keep);
+    float y[T * B * 3];
+    m->be->copy_d2h(m->be, y, m->y, sizeof y);
+    double s = 0.0;
+    for (int i = 0; i < T * B * 3; i++) s += (double)y[i] * r[i];
+    return s;
+}
+
+static void test_rec_mlp_gradients(void **state) {
+    (void)state;
+    mz_backend *be = test_cpu_backend();
+    enum { T = 4, B = 2, ROWS = T * B, IN = 5, H = 6, OUT = 3 };
+    float inp[ROWS * IN], r[ROWS * OUT], h0[B * H], keep[ROWS] = {1, 1, 1, 1, 1, 0, 1, 1};
+    mz_rng g;
+    mz_rng_init(&g, 12, 2, 0);
+    for (int i = 0; i < ROWS * IN; i++) inp[i] = (float)mz_rng_normal(&g);
+    for (int i = 0; i < ROWS * OUT; i++) r[i] = (float)mz_rng_normal(&g);
+    for (int i = 0; i < B * H; i++) h0[i] = 0.5f * (float)mz_rng_normal(&g);
+    mz_ppo_mlp m;
+    mz_ppo_mlp_init(&m, be, IN, H, OUT, ROWS, 1.0f, false, true, 4, 9);
+    int64_t P = m.p.total;
+    float *vals = (float *)mz_malloc((size_t)P * sizeof(float)), *grad = (float *)mz_malloc((size_t)P * sizeof(float));
+    float *fd = (float *)mz_malloc((size_t)P * sizeof(float));
+    be->copy_d2h(be, vals, m.p.values, (size_t)P * sizeof(float));
+    for (int64_t i = 0; i < P; i++)
+        if (vals[i] == 0.0f) vals[i] = 0.3f * (float)mz_rng_normal(&g);
+    be->copy_h2d(be, m.p.values, vals, (size_t)P * sizeof(float));
+    float *din = (float *)to_dev(be, inp, sizeof inp), *dr = (float *)to_dev(be, r, sizeof r);
+    float *dh0 = (float *)to_dev(be, h0, sizeof h0), *dkeep = (float *)to_dev(be, keep, sizeof keep);
+    mz_params_zero_grads(&m.p);
+    mz_ppo_mlp_forward_seq(&m, din, T, B, dh0, dkeep);
+    mz_ppo_mlp_backward_seq(&m, din, dr, T, B, dkeep);
+    be->copy_d2h(be, grad, m.p.grads, (size_t)P * sizeof(float));
+    const float h = 1e-3f;
+    for (int64_t i = 0; i < P; i++) {
+        float v = vals[i];
+        vals[i] = v + h;
+        be->copy_h2d(be, m.p.values, vals, (size_t)P * sizeof(float));
+        double up = rec_objective(&m, din, r, dh0, dkeep);
+        vals[i] = v - h;
+        be->copy_h2d(be, m.p.values, vals, (size_t)P * sizeof(float));
+        double dn = rec_objective(&m, din, r, dh0, dkeep);
+        vals[i] = v;
+        fd[i] = (float)((up - dn) / (2 * h));
+    }
+    assert_close(fd, grad, (int)P, 2e-2, 2e-2, "recurrent network: gradient vs finite differences");
+    void *all[] = {din, dr, dh0, dkeep};
+    for (int i = 0; i < 4; i++) be->free(be, all[i]);
+    free(vals), free(grad), free(fd);
+    mz_ppo_mlp_free(&m);
 }
 
 /* The launchers on CPU and emulated CUDA give the same bits as the bodies. */
@@ -288,12 +345,13 @@ static mz_vecenv *make_env(mz_backend *be, const char *name, const char *scenari
 }
 
 /* 5 updates on spread (truncation every 25 steps, 3 agents); losses per update */
-static void run_updates(mz_backend *be, bool mappo, bool layer_norm, float out[5][4]) {
+static void run_updates(mz_backend *be, bool mappo, bool layer_norm, bool recurrent, float out[5][4]) {
     mz_vecenv *env = make_env(be, "mpe_simple_spread", "3ag", 4, 9);
     mz_ppo_config cfg;
     mz_ppo_config_default(&cfg);
     cfg.centralised_critic = mappo;
     cfg.layer_norm = layer_norm;
+    cfg.recurrent = recurrent;
     cfg.rollout_length = 16;
     cfg.hidden = 32;
     cfg.seed = 3;
@@ -313,19 +371,38 @@ static void run_updates(mz_backend *be, bool mappo, bool layer_norm, float out[5
     mz_vecenv_destroy(env);
 }
 
+/* Recurrent minibatches split environments: 3 envs do not split in 2. */
+static void test_rec_minibatches(void **state) {
+    (void)state;
+    mz_vecenv *env = make_env(test_cpu_backend(), "chain", "n2-l5", 3, 1);
+    mz_ppo_config cfg;
+    mz_ppo_config_default(&cfg);
+    cfg.recurrent = true;
+    cfg.rollout_length = 4; /* 12 samples would split in 2 over time */
+    mz_ppo p;
+    char err[256];
+    assert_int_equal(mz_ppo_init(&p, env, &cfg, err, sizeof err), 2);
+    assert_non_null(strstr(err, "env.num_envs=3"));
+    mz_vecenv_destroy(env);
+}
+
 static void test_determinism(void **state) {
     (void)state;
-    /* IPPO, MAPPO, and IPPO with LayerNorm */
-    for (int m = 0; m < 3; m++) {
+    /* IPPO, MAPPO, IPPO with LayerNorm, rec IPPO (4 envs of 3 agents:
+     * minibatches of 2 whole sequences, 25-step episodes ending inside the
+     * 16-step rollouts), rec MAPPO */
+    static const char *names[5] = {"IPPO CPU vs emu", "MAPPO CPU vs emulated CUDA", "IPPO+LayerNorm CPU vs emu",
+                                   "rec IPPO CPU vs emu", "rec MAPPO CPU vs emu"};
+    for (int m = 0; m < 5; m++) {
         float a[5][4], b[5][4], c[5][4];
-        run_updates(test_cpu_backend(), m == 1, m == 2, a);
-        run_updates(test_cpu_backend(), m == 1, m == 2, b);
+        bool mappo = m == 1 || m == 4, ln = m == 2, rec = m >= 3;
+        run_updates(test_cpu_backend(), mappo, ln, rec, a);
+        run_updates(test_cpu_backend(), mappo, ln, rec, b);
         assert_memory_equal(a, b, sizeof a);
         /* emulated CUDA: the same draws and bodies; gemm sums in another
          * order, so agreement to 1e-3 relative over 5 updates */
-        run_updates(test_emu_backend(), m == 1, m == 2, c);
-        assert_close(&a[0][0], &c[0][0], 20, 1e-4, 1e-3,
-                     m == 1 ? "MAPPO CPU vs emulated CUDA" : m == 2 ? "IPPO+LayerNorm CPU vs emu" : "IPPO CPU vs emu");
+        run_updates(test_emu_backend(), mappo, ln, rec, c);
+        assert_close(&a[0][0], &c[0][0], 20, 1e-4, 1e-3, names[m]);
     }
 }
 
@@ -333,13 +410,14 @@ static void test_determinism(void **state) {
  * recipe with a 3e-3 learning rate: from a near-uniform policy (sampled
  * return below 0.5) to the optimum, greedy exactly and sampled within 0.02
  * over 64 episodes, after a fixed budget, for 3 seeds. */
-static void learn_chain(bool mappo, uint64_t seed) {
+static void learn_chain(bool mappo, bool recurrent, uint64_t seed) {
     mz_backend *be = test_cpu_backend();
     mz_vecenv *env = make_env(be, "chain", "n2-l5", 16, seed);
     mz_vecenv *ev = make_env(be, "chain", "n2-l5", 8, seed + 100);
     mz_ppo_config cfg;
     mz_ppo_config_default(&cfg);
     cfg.centralised_critic = mappo;
+    cfg.recurrent = recurrent;
     cfg.rollout_length = 32;
     cfg.hidden = 64;
     cfg.actor_lr = cfg.critic_lr = 3e-3f;
@@ -362,7 +440,7 @@ static void learn_chain(bool mappo, uint64_t seed) {
     float optimum = 1.0f - 0.01f * 3;
     if (fabsf(ret - optimum) > 1e-4f || sampled < optimum - 0.02f)
         fail_msg("%s seed %llu: greedy return %.4f, sampled %.4f after %d updates, optimum %.4f",
-                 mappo ? "MAPPO" : "IPPO", (unsigned long long)seed, ret, sampled, budget, optimum);
+                 recurrent ? (mappo ? "rec MAPPO" : "rec IPPO") : mappo ? "MAPPO" : "IPPO", (unsigned long long)seed, ret, sampled, budget, optimum);
     mz_ppo_free(&p);
     mz_vecenv_destroy(ev);
     mz_vecenv_destroy(env);
@@ -370,12 +448,19 @@ static void learn_chain(bool mappo, uint64_t seed) {
 
 static void test_ippo_learns_chain(void **state) {
     (void)state;
-    for (uint64_t s = 1; s <= 3; s++) learn_chain(false, s);
+    for (uint64_t s = 1; s <= 3; s++) learn_chain(false, false, s);
+}
+
+/* rec IPPO: the same task, budget and learning rate (a GRU(64) after the
+ * first layer, minibatches of 8 whole 32-step sequences) */
+static void test_rec_ippo_learns_chain(void **state) {
+    (void)state;
+    for (uint64_t s = 1; s <= 3; s++) learn_chain(false, true, s);
 }
 
 static void test_mappo_learns_chain(void **state) {
     (void)state;
-    for (uint64_t s = 1; s <= 3; s++) learn_chain(true, s);
+    for (uint64_t s = 1; s <= 3; s++) learn_chain(true, false, s);
 }
 
 /* ppo.team_reward: each agent's stored reward is its env's team reward (on
@@ -445,6 +530,8 @@ static int run_group(void) {
         cmocka_unit_test(test_determinism),      cmocka_unit_test(test_ippo_learns_chain),
         cmocka_unit_test(test_mappo_learns_chain), cmocka_unit_test(test_bad_minibatches),
         cmocka_unit_test(test_team_reward),      cmocka_unit_test(test_mlp_gradients),
+        cmocka_unit_test(test_rec_ippo_learns_chain), cmocka_unit_test(test_rec_mlp_gradients),
+        cmocka_unit_test(test_rec_minibatches),
     };
     return MZ_RUN_GROUP("ppo", tests);
 }

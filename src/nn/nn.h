@@ -116,6 +116,26 @@ float mz_masked_mean_forward(mz_backend *be, float *weighted, const float *loss,
                              float *count_out);
 void mz_masked_mean_backward(mz_backend *be, float *dloss, const float *mask, float dmean, float count, int B);
 
+/* ---- GRU over a sequence (flax GRUCell as JaxMARL's ScannedRNN uses it) ---
+ * x [T x B x C] (step-major), h0 [B x H], keep [T x B] or NULL (all 1):
+ * keep 0 resets the state to zero before that step (an episode starts).
+ * w_ih [3H x C] and b_ih [3H] (gates r, z, n), w_hh [3H x H], b_hn [H]:
+ *   hp = keep h;  r = s(W_ir x + b_ir + W_hr hp);  z = s(W_iz x + b_iz + W_hz hp)
+ *   n = tanh(W_in x + b_in + r (W_hn hp + b_hn));  h' = (1 - z) n + z hp
+ * (PyTorch's GRU with b_hr = b_hz = 0: flax puts no bias on hr, hz.)
+ * Forward writes hs [T x B x H], the state after each step, and saves
+ * gates [T x B x 4H] and hprev [T x B x H] for backward; gh is [B x 3H]
+ * scratch. Backward takes dhs (d loss / d hs) and adds into dx, dh0 (each
+ * may be NULL), dw_ih, db_ih, dw_hh, db_hn; scratch: dgates [T x B x 4H],
+ * dhp [2 x B x H], ones [T x B] of 1. */
+void mz_gru_forward(mz_backend *be, float *hs, float *gates, float *hprev, float *gh, const float *x, const float *h0,
+                    const float *keep, const float *w_ih, const float *b_ih, const float *w_hh, const float *b_hn,
+                    int T, int B, int C, int H);
+void mz_gru_backward(mz_backend *be, float *dx, float *dh0, float *dw_ih, float *db_ih, float *dw_hh, float *db_hn,
+                     float *dgates, float *dhp, const float *dhs, const float *gates, const float *hprev,
+                     const float *x, const float *keep, const float *w_ih, const float *w_hh, const float *ones, int T,
+                     int B, int C, int H);
+
 /* ---- categorical value targets ------------------------------------------ */
 #define MZ_H_EPS 0.001f
 /* h(x) = sign(x)(sqrt(|x|+1) - 1) + eps x and its exact inverse */

@@ -27,7 +27,7 @@
 HD static inline void fill_body(int64_t i, float *out, float value) { out[i] = value; }
 
 /* one row r of C columns: a 64-bit `i % C` per element cost 15% of the sync
- * MuZero loop on simple_spread (perf) */
+ * MuZero loop on simple_spread and a fifth of the PPO loop (perf) */
 HD static inline void bias_add_body(int64_t r, float *out, const float *bias, int C) {
     float *o = out + r * C;
     for (int c = 0; c < C; c++) o[c] += bias[c];
@@ -455,6 +455,72 @@ HD static inline void attention_backward_key_body(int64_t idx, float *dqkv, cons
         dk[d] += acc_k;
         dv[d] += acc_v;
     }
+}
+
+/* ---- GRU (src/nn/nn.h mz_gru_*), one index per row of the batch -------- */
+
+HD static inline float gru_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* tanh through expf: glibc's tanhf goes through expm1f, which took a
+ * quarter of a recurrent PPO update; this form is within 1e-7 absolute
+ * (relative precision is lost only where |tanh| < 1e-3, which the state
+ * update does not amplify) and saturates cleanly (expf overflow gives 1) */
+HD static inline float gru_tanh(float x) { return 1.0f - 2.0f / (expf(2.0f * x) + 1.0f); }
+
+/* The state entering a step: hp = keep[r] * h (keep NULL: 1); a zero keep
+ * starts a new episode from the zero state. */
+HD static inline void gru_carry_body(int64_t r, float *hp, const float *h, const float *keep, int H) {
+    float k = keep ? keep[r] : 1.0f;
+    for (int j = 0; j < H; j++) hp[r * H + j] = k * h[r * H + j];
+}
+/* One step of row r. gates row [4H] holds the input projection W_ih x (r,
+ * z, n; without b_ih) on entry and r, z, n, W_hn hp + b_hn on exit; gh row
+ * [3H] = W_hh hp. */
+HD static inline void gru_step_forward_body(int64_t r, float *h, float *gates, const float *gh, const float *hp,
+                                            const float *b_ih, const float *b_hn, int H) {
+    float *g = gates + r * 4 * H;
+    const float *q = gh + r * 3 * H, *hr = hp + r * H;
+    for (int j = 0; j < H; j++) {
+        float rg = gru_sigmoid(g[j] + b_ih[j] + q[j]);
+        float zg = gru_sigmoid(g[H + j] + b_ih[H + j] + q[H + j]);
+        float hn = q[2 * H + j] + b_hn[j];
+        float ng = gru_tanh(g[2 * H + j] + b_ih[2 * H + j] + rg * hn);
+        g[j] = rg;
+        g[H + j] = zg;
+        g[2 * H + j] = ng;
+        g[3 * H + j] = hn;
+        h[r * H + j] = (1.0f - zg) * ng + zg * hr[j];
+    }
+}
+/* Backward of one step for row r: dh = dout + keep_next * dhp_next (the
+ * gradient reaching this step's output from the loss and from the next
+ * step; dhp_next NULL at the last step). Writes dgates row [4H] = d(pre-
+ * activations) of r, z, W_hn hp + b_hn (times r) and of W_in x + b_in:
+ * (dr, dz, dn_h, dn_i), so that (dr, dz, dn_h) is the W_hh product's
+ * gradient in one block; writes dhp row = dh * z (the direct path; the
+ * caller adds the W_hh path). */
+HD static inline void gru_step_backward_body(int64_t r, float *dgates, float *dhp, const float *dout,
+                                             const float *dhp_next, const float *keep_next, const float *gates,
+                                             const float *hp, int H) {
+    const float *g = gates + r * 4 * H;
+    float *dg = dgates + r * 4 * H;
+    float k = dhp_next ? (keep_next ? keep_next[r] : 1.0f) : 0.0f;
+    for (int j = 0; j < H; j++) {
+        float dh = dout[r * H + j] + (dhp_next ? k * dhp_next[r * H + j] : 0.0f);
+        float rg = g[j], zg = g[H + j], ng = g[2 * H + j], hn = g[3 * H + j];
+        float dni = dh * (1.0f - zg) * (1.0f - ng * ng);
+        float dzg = dh * (hp[r * H + j] - ng) * zg * (1.0f - zg);
+        float drg = dni * hn * rg * (1.0f - rg);
+        dg[j] = drg;
+        dg[H + j] = dzg;
+        dg[2 * H + j] = dni * rg;
+        dg[3 * H + j] = dni;
+        dhp[r * H + j] = dh * zg;
+    }
+}
+/* dh0 row r += keep[r] * dhp (the initial state's gradient through the reset) */
+HD static inline void gru_state_grad_body(int64_t r, float *dh0, const float *dhp, const float *keep, int H) {
+    float k = keep ? keep[r] : 1.0f;
+    for (int j = 0; j < H; j++) dh0[r * H + j] += k * dhp[r * H + j];
 }
 
 #endif
