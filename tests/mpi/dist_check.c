@@ -61,7 +61,7 @@ static void check_allreduce(mz_backend *be, const char *name) {
 static void check_broadcast_and_crc(mz_backend *be, const char *name) {
     mz_ppo_mlp m;
     /* a different seed on every rank: the broadcast must make them equal */
-    mz_ppo_mlp_init(&m, be, 6, 16, 3, 8, 1.0f, true, 100 + (uint64_t)mz_dist_rank(), 5);
+    mz_ppo_mlp_init(&m, be, 6, 16, 3, 8, 1.0f, true, false, 100 + (uint64_t)mz_dist_rank(), 5);
     char what[128];
     snprintf(what, sizeof what, "%s: check_params tells rank-different parameters apart", name);
     check(mz_dist_check_params("(differing on purpose)", &m.p) == 1, what, "");
@@ -80,7 +80,7 @@ enum { ROWS = 64, IN = 6, HID = 16, OUT = 3, STEPS = 20 };
 static void fit(mz_backend *be, const float *X, const float *T, int first, int rows, bool dist, float *losses,
                 float *values, int64_t *count) {
     mz_ppo_mlp m;
-    mz_ppo_mlp_init(&m, be, IN, HID, OUT, ROWS, 1.0f, false, 7, 3);
+    mz_ppo_mlp_init(&m, be, IN, HID, OUT, ROWS, 1.0f, false, false, 7, 3);
     float *dx = to_device(be, X + (size_t)first * IN, (int64_t)rows * IN);
     float *ddy = (float *)be->alloc(be, (size_t)rows * OUT * sizeof(float));
     float y[ROWS * OUT], dy[ROWS * OUT];
@@ -136,7 +136,7 @@ static void check_equivalence(mz_backend *be, const char *name) {
     float init[8192];
     {
         mz_ppo_mlp m0;
-        mz_ppo_mlp_init(&m0, be, IN, HID, OUT, ROWS, 1.0f, false, 7, 3);
+        mz_ppo_mlp_init(&m0, be, IN, HID, OUT, ROWS, 1.0f, false, false, 7, 3);
         be->copy_d2h(be, init, m0.p.values, (size_t)n1 * sizeof(float));
         mz_ppo_mlp_free(&m0);
     }
