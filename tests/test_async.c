@@ -715,17 +715,20 @@ static void test_sigint_resume(void **state) {
     char root[512], over[600];
     make_temp_dir(root, sizeof root);
     snprintf(over, sizeof over, "log.dir=%s", root);
-    char *extra[] = {over, "total_env_steps=100000000", "log.interval_steps=64", "muzero.eval_interval_updates=1000000"};
+    /* periodic checkpoints save the state while the actors push */
+    char *extra[] = {over, "total_env_steps=100000000", "log.interval_steps=64", "muzero.eval_interval_updates=1000000",
+                     "muzero.checkpoint_interval_updates=5"};
     resume_arg t = {.resume = NULL};
-    load_chain(&t.cfg, extra, 4);
+    load_chain(&t.cfg, extra, 5);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, resume_main, &t), 0);
     char metrics[1024] = "";
-    for (int i = 0; i < 3000 && !metrics[0]; i++) { /* a training row: the run is under way */
+    for (int i = 0; i < 3000 && !metrics[0]; i++) { /* a training row and a periodic state: the run is under way */
         sleep_us(10000);
-        char found[1024];
+        char found[1024], periodic[1024];
         if (find_file_with_suffix(root, "metrics.jsonl", found, sizeof found) == 0 &&
-            files_containing(root, "\"updates_per_second\"") > 0)
+            files_containing(root, "\"updates_per_second\"") > 0 &&
+            find_file_with_suffix(root, "0010.state.safetensors", periodic, sizeof periodic) == 0)
             snprintf(metrics, sizeof metrics, "%s", found);
     }
     assert_true(metrics[0] != 0);
