@@ -16,6 +16,7 @@
 
 #include "actors/param_slot.h"
 #include "src/check.h"
+#include "src/safetensors.h"
 
 #define RET_WINDOW 100
 #define LEARNER_WAIT_SECONDS 0.1
@@ -63,6 +64,7 @@ struct async_run {
     double staleness, batch_wait_seconds;
     learner_stats last;
     int started, stopped;
+    int64_t resumed_steps; /* env steps of the loaded state (0: a fresh run); shifts the workers' seeds */
 };
 
 #define LOCK(a) MZ_CHECK(pthread_mutex_lock(&(a)->mu) == 0, "async: mutex lock failed")
@@ -93,7 +95,10 @@ static int has_failed(async_run *a) {
 
 /* Distinct seeds per worker: actor i's environments and search, reanalyse
  * worker j's search, none equal to the learner side's. */
-static uint64_t worker_seed(uint64_t seed, int worker) { return seed + (uint64_t)(worker + 1) * 0x9E3779B97F4A7C15ull; }
+static uint64_t worker_seed(const async_run *a, int worker) {
+    return a->cfg.base.seed + (uint64_t)(worker + 1) * 0x9E3779B97F4A7C15ull +
+           (uint64_t)a->resumed_steps * 0xD1B54A32D192ED03ull; /* a resumed run plays new episodes */
+}
 
 static void search_run(async_worker *w, const mcts_ma_model *mm) {
     if (w->sampled) mcts_sampled_run(w->sampled, mm);
@@ -116,7 +121,7 @@ static int worker_build(async_worker *w, char *err, size_t err_len) {
     const sync_config *b = &a->cfg.base;
     int N = a->N, O = a->O, A = a->A, E = w->E;
     int L = w->reanalyse ? 1 : a->cfg.segment_length;
-    uint64_t seed = worker_seed(b->seed, w->reanalyse ? a->cfg.actors + w->id : w->id);
+    uint64_t seed = worker_seed(a, w->reanalyse ? a->cfg.actors + w->id : w->id);
     w->be = mz_backend_cpu_create(1);
     int per = !b->sampled && b->mode == MCTS_MA_INDEPENDENT ? N : 1;
     wm_config mc = b->model;
@@ -271,7 +276,7 @@ static void *reanalyse_main(void *arg) {
     }
     int R = w->E;
     size_t NO = (size_t)a->N * a->O, NA = (size_t)a->N * a->A;
-    uint64_t seed = worker_seed(a->cfg.base.seed, a->cfg.actors + w->id);
+    uint64_t seed = worker_seed(a, a->cfg.actors + w->id);
     for (uint64_t round = 0; mz_flow_reanalyse_reserve(a->flow, R); round++) {
         worker_refresh(w);
         int n = shared_replay_pick(a->sr, R, seed, round, w->obs, w->renv, w->rstep);
@@ -367,6 +372,7 @@ static void publish(async_run *a) {
 void async_start(async_run *a) {
     MZ_CHECK(!a->started, "async: started twice");
     a->started = 1;
+    if (a->resumed_steps > 0) shared_replay_end_episodes(a->sr); /* the actors' episodes in flight are lost */
     publish(a);
     shared_replay_start_sampler(a->sr);
     for (int i = 0; i < a->n_workers; i++) {
@@ -466,3 +472,74 @@ mz_params *async_params(async_run *a) { return sync_params(a->learner_side); }
 sync_run *async_sync_side(async_run *a) { return a->learner_side; }
 
 void async_replay_stats(async_run *a, shared_replay_stats *out) { shared_replay_stats_get(a->sr, out); }
+
+void async_position(async_run *a, async_result *out) { fill_result(a, out); }
+
+/* ---- resume ---- */
+
+#define ASYNC_STATE_BLOCKS 40
+#define KIND_WITH_REPLAY "async"
+#define KIND_WITHOUT_REPLAY "async-without-replay"
+
+/* the run's counters, copied out of their owners (flow, `mu`) */
+typedef struct {
+    int64_t env_steps, updates, reanalysed, version, episodes;
+    double rets[RET_WINDOW];
+} async_counters;
+
+static int counter_blocks(async_run *a, async_counters *c, mz_state_block *list) {
+    int n = 0, max = ASYNC_STATE_BLOCKS;
+    mz_state_add(list, &n, max, "async.env_steps", &c->env_steps, sizeof c->env_steps, 0);
+    mz_state_add(list, &n, max, "async.updates", &c->updates, sizeof c->updates, 0);
+    mz_state_add(list, &n, max, "async.reanalysed", &c->reanalysed, sizeof c->reanalysed, 0);
+    mz_state_add(list, &n, max, "async.param_version", &c->version, sizeof c->version, 0);
+    mz_state_add(list, &n, max, "async.episodes", &c->episodes, sizeof c->episodes, 0);
+    mz_state_add(list, &n, max, "async.returns", c->rets, sizeof c->rets, 0);
+    learner_state_blocks(sync_learner(a->learner_side), list, &n, max);
+    return n;
+}
+
+int async_save_state(async_run *a, const char *path, char *err, size_t err_len) {
+    async_counters c;
+    mz_flow_stats fs;
+    mz_flow_stats_get(a->flow, &fs);
+    c.env_steps = fs.env_steps, c.reanalysed = fs.reanalysed;
+    c.updates = a->updates, c.version = a->version;
+    LOCK(a);
+    c.episodes = a->n_rets;
+    memcpy(c.rets, a->rets, sizeof c.rets);
+    UNLOCK(a);
+    mz_state_block list[ASYNC_STATE_BLOCKS];
+    int n = counter_blocks(a, &c, list);
+    if (!a->cfg.save_replay) return mz_state_save(path, a->be, list, n, KIND_WITHOUT_REPLAY, err, err_len);
+    return shared_replay_save_state(a->sr, path, a->be, list, n, ASYNC_STATE_BLOCKS, KIND_WITH_REPLAY, err, err_len);
+}
+
+int async_load_state(async_run *a, const char *path, char *err, size_t err_len) {
+    MZ_CHECK(!a->started, "async: state loaded after start");
+    mz_st_file f; /* which kind: with or without the replay */
+    if (mz_st_read(path, &f, err, err_len) != 0) return -1;
+    const char *k = mz_st_meta(&f, "kind");
+    int with_replay = k && !strcmp(k, KIND_WITH_REPLAY), without = k && !strcmp(k, KIND_WITHOUT_REPLAY);
+    if (!with_replay && !without)
+        snprintf(err, err_len, "%s: not an async run's state file (kind '%s'); resume a sync run with mode=sync", path,
+                 k ? k : "none");
+    mz_st_free(&f);
+    if (!with_replay && !without) return -1;
+    async_counters c;
+    mz_state_block list[ASYNC_STATE_BLOCKS];
+    int n = counter_blocks(a, &c, list);
+    int rc = with_replay ? shared_replay_load_state(a->sr, path, a->be, list, n, ASYNC_STATE_BLOCKS, KIND_WITH_REPLAY,
+                                                    err, err_len)
+                         : mz_state_load(path, a->be, list, n, KIND_WITHOUT_REPLAY, err, err_len);
+    if (rc) return rc;
+    mz_flow_resume(a->flow, c.env_steps, c.updates, c.reanalysed);
+    mz_param_slot_start_at(a->slot, c.version);
+    a->updates = c.updates, a->version = c.version;
+    a->resumed_steps = c.env_steps;
+    LOCK(a);
+    a->n_rets = c.episodes;
+    memcpy(a->rets, c.rets, sizeof c.rets);
+    UNLOCK(a);
+    return 0;
+}

@@ -35,6 +35,7 @@ typedef struct {
     double reanalyse_fraction; /* refreshed targets per env step */
     int reanalyse_batch;
     int64_t fail_after_steps;  /* test hook: actor 0 fails after this many env steps; 0 never */
+    int save_replay;           /* 1: the state file holds the replay (a resumed run needs no new warm-up) */
 } async_config;
 
 typedef struct {
@@ -68,5 +69,22 @@ mz_params *async_params(async_run *a);
 /* The learner side (model, learner, evaluation), for checkpoints and evaluation. */
 sync_run *async_sync_side(async_run *a);
 void async_replay_stats(async_run *a, shared_replay_stats *out);
+/* The counters and training return as async_step reports them (after a
+ * resume: where the saved run was). */
+void async_position(async_run *a, async_result *out);
+
+/* Resume, beside a checkpoint of async_params (values and AdamW moments):
+ * the learner's update counter (and target network), the env-step, update,
+ * episode and reanalyse counters, the return window, the parameter version
+ * and, with save_replay, the replay with its priorities and bookkeeping.
+ * Save from the learner's thread at any time (the replay is copied under
+ * its lock); load before async_start, which then publishes the loaded
+ * parameters as the next version and lets the actors start fresh episodes
+ * (their environments are not saved: async runs are not reproducible
+ * anyway), ending each stored episode in flight (replay_end_episodes). A
+ * state without the replay resumes with an empty one (a new warm-up).
+ * 0, or -1 with a reason naming the file in err. */
+int async_save_state(async_run *a, const char *path, char *err, size_t err_len);
+int async_load_state(async_run *a, const char *path, char *err, size_t err_len);
 
 #endif

@@ -4,7 +4,9 @@
  * learner loop runs here, in the main thread: it polls for SIGINT/SIGTERM
  * and worker failures at least every ~0.2 s, so a stop is prompt. Exit
  * codes as sync mode: 0, 1 (a worker failed: no checkpoint), 2 (config),
- * 128 + signal (after stopping the actors and saving the model). */
+ * 128 + signal (after stopping the actors and saving the model). Every
+ * checkpoint has its async_save_state file beside it, so `resume=` goes on
+ * from there (counters, learner, replay; new actor episodes). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,7 @@ int mz_mazero_async_config(async_config *ac, const mz_config *cfg, char *err, si
     ac->reanalyse_fraction = cfg->async.reanalyse_fraction;
     ac->reanalyse_batch = (int)cfg->async.reanalyse_batch;
     ac->fail_after_steps = cfg->async.fail_actor_after_steps;
+    ac->save_replay = cfg->async.save_replay;
     double sync_ratio = (double)cfg->muzero.updates_per_rollout * (double)cfg->muzero.batch_size /
                         ((double)cfg->muzero.rollout_steps * (double)cfg->env.num_envs);
     ac->replay_ratio = cfg->async.replay_ratio > 0 ? cfg->async.replay_ratio : sync_ratio;
@@ -74,7 +77,14 @@ static void log_row(mz_runlog *rl, const async_result *r, const async_result *pr
     mz_runlog_row(rl, r->updates, r->env_steps, m, n);
 }
 
-int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *device_line) {
+static int save_async_state(void *a, const char *path, char *err, size_t err_len) {
+    return async_save_state(a, path, err, err_len);
+}
+static int load_async_state(void *a, const char *path, char *err, size_t err_len) {
+    return async_load_state(a, path, err, err_len);
+}
+
+int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *device_line, const char *resume) {
     char err[1024];
     async_config ac;
     int rc = mz_mazero_async_config(&ac, cfg, err, sizeof err);
@@ -88,7 +98,13 @@ int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *devi
         return MZ_EXIT_USAGE;
     }
     int exit_code = 0;
-    mz_runlog *rl = mz_runlog_open(cfg, &exit_code, err, sizeof err);
+    char run_dir[1024];
+    if (resume && (exit_code = mz_mazero_resume(resume, async_params(a), load_async_state, a, run_dir, sizeof run_dir))) {
+        async_destroy(a);
+        return exit_code;
+    }
+    mz_runlog *rl = resume ? mz_runlog_reopen(cfg, run_dir, &exit_code, err, sizeof err)
+                           : mz_runlog_open(cfg, &exit_code, err, sizeof err);
     if (!rl) {
         fprintf(stderr, "mazero train: %s\n", err);
         async_destroy(a);
@@ -109,13 +125,25 @@ int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *devi
     double *returns = malloc((size_t)n_eval * sizeof(double));
     char *cfg_json = mz_config_to_json(cfg);
     MZ_CHECK(returns && cfg_json, "mazero train: out of host memory");
-    mz_mazero_evaluate(rl, side, returns, n_eval, 0, 0); /* the untrained model: the curve's start */
+    async_result r, prev;
+    memset(&r, 0, sizeof r);
+    async_position(a, &r);
+    const async_result start = r;
+    prev = r;
+    if (resume) {
+        shared_replay_stats rs;
+        async_replay_stats(a, &rs);
+        mz_runlog_print(rl, "resumed from %s at %lld env steps, %lld updates, %lld ready replay steps", resume,
+                        (long long)r.env_steps, (long long)r.updates, (long long)rs.ready);
+    } else {
+        mz_mazero_evaluate(rl, side, returns, n_eval, 0, 0); /* the untrained model: the curve's start */
+    }
 
     const int64_t eval_every = cfg->muzero.eval_interval_updates, ckpt_every = cfg->muzero.checkpoint_interval_updates;
     int64_t next_log = cfg->log.interval_steps, next_eval = eval_every, next_ckpt = ckpt_every;
-    async_result r, prev;
-    memset(&r, 0, sizeof r);
-    memset(&prev, 0, sizeof prev);
+    while (next_log <= r.env_steps) next_log += cfg->log.interval_steps;
+    while (next_eval <= r.updates) next_eval += eval_every;
+    while (ckpt_every > 0 && next_ckpt <= r.updates) next_ckpt += ckpt_every;
     double t0 = mz_monotonic_seconds(), t_last = t0;
     async_start(a);
     for (;;) {
@@ -148,7 +176,7 @@ int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *devi
             while (next_ckpt <= r.updates) next_ckpt += ckpt_every;
             char name[64];
             snprintf(name, sizeof name, "model-%08lld", (long long)r.updates);
-            exit_code = mz_mazero_save_checkpoint(rl, side, name, cfg_json, r.updates);
+            exit_code = mz_mazero_save_checkpoint(rl, async_params(a), save_async_state, a, name, cfg_json, r.updates);
             if (exit_code) break;
         }
     }
@@ -157,7 +185,7 @@ int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *devi
     double stop_seconds = mz_monotonic_seconds() - t_stop;
     if (exit_code == 0) mz_mazero_evaluate(rl, side, returns, n_eval, r.updates, r.env_steps);
     if (exit_code != MZ_EXIT_RUNTIME) { /* the final (or interrupted) model, so a stopped run keeps its work */
-        int saved = mz_mazero_save_checkpoint(rl, side, "model", cfg_json, r.updates);
+        int saved = mz_mazero_save_checkpoint(rl, async_params(a), save_async_state, a, "model", cfg_json, r.updates);
         if (saved && exit_code == 0) exit_code = saved;
     }
     shared_replay_stats rs;
@@ -166,8 +194,9 @@ int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *devi
     mz_runlog_print(rl,
                     "%lld env steps and %lld updates in %.1f s (%.0f env steps/s, %.1f updates/s), replay ratio %.3f "
                     "(target %.3f), staleness %.1f versions, %lld targets reanalysed, actors stopped in %.2f s%s",
-                    (long long)r.env_steps, (long long)r.updates, wall, (double)r.env_steps / (wall > 0 ? wall : 1),
-                    (double)r.updates / (wall > 0 ? wall : 1),
+                    (long long)r.env_steps, (long long)r.updates, wall,
+                    (double)(r.env_steps - start.env_steps) / (wall > 0 ? wall : 1), /* this process's rates */
+                    (double)(r.updates - start.updates) / (wall > 0 ? wall : 1),
                     r.env_steps ? (double)r.updates * B / (double)r.env_steps : 0.0, ac.replay_ratio, r.staleness,
                     (long long)rs.refreshed, stop_seconds, exit_code > 128 ? "; stopped by a signal" : "");
     free(cfg_json);

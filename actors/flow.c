@@ -151,6 +151,15 @@ int mz_flow_reanalyse_reserve(mz_flow *f, int64_t n) {
     return ok;
 }
 
+void mz_flow_resume(mz_flow *f, int64_t env_steps, int64_t updates, int64_t reanalysed) {
+    LOCK(f);
+    MZ_CHECK(f->st.reserved == 0 && f->st.updates == 0, "flow: resumed after it started");
+    f->st.env_steps = f->st.reserved = env_steps;
+    f->st.updates = updates;
+    f->st.reanalysed = reanalysed;
+    UNLOCK(f);
+}
+
 void mz_flow_stop(mz_flow *f) {
     LOCK(f);
     f->stop = 1;

@@ -56,6 +56,10 @@ void mz_flow_learner_done(mz_flow *f);
  * stopped. */
 int mz_flow_reanalyse_reserve(mz_flow *f, int64_t n);
 
+/* A resumed run's counters, before any actor or learner call: env steps
+ * pushed (and reserved), updates and refreshed targets so far. */
+void mz_flow_resume(mz_flow *f, int64_t env_steps, int64_t updates, int64_t reanalysed);
+
 void mz_flow_stop(mz_flow *f);
 int mz_flow_stopped(mz_flow *f);
 void mz_flow_stats_get(mz_flow *f, mz_flow_stats *out);

@@ -103,19 +103,31 @@ int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_
 
 /* checkpoints/<name>.safetensors: the world model with its AdamW moments;
  * <name>.state.safetensors: the rest of the run, for resume */
-static int save_checkpoint(mz_runlog *rl, sync_run *s, const char *name, const char *cfg_json, int64_t updates) {
+int mz_mazero_save_checkpoint(mz_runlog *rl, mz_params *params, mz_mazero_state_fn save_state, void *run,
+                              const char *name, const char *cfg_json, int64_t updates) {
     char path[1024], err[512];
     snprintf(path, sizeof path, "%s/%s.safetensors", mz_runlog_checkpoint_dir(rl), name);
-    if (mz_checkpoint_save(path, sync_params(s), true, cfg_json, updates, err, sizeof err) != 0) {
+    if (mz_checkpoint_save(path, params, true, cfg_json, updates, err, sizeof err) != 0) {
         mz_runlog_print(rl, "mazero train: cannot write checkpoint %s: %s", path, err);
         return MZ_EXIT_RUNTIME;
     }
     snprintf(path, sizeof path, "%s/%s.state.safetensors", mz_runlog_checkpoint_dir(rl), name);
-    if (sync_save_state(s, path, err, sizeof err) != 0) {
+    if (save_state(run, path, err, sizeof err) != 0) {
         mz_runlog_print(rl, "mazero train: cannot write the run state %s: %s", path, err);
         return MZ_EXIT_RUNTIME;
     }
     return 0;
+}
+
+static int save_sync_state(void *s, const char *path, char *err, size_t err_len) {
+    return sync_save_state(s, path, err, err_len);
+}
+static int load_sync_state(void *s, const char *path, char *err, size_t err_len) {
+    return sync_load_state(s, path, err, err_len);
+}
+
+static int save_checkpoint(mz_runlog *rl, sync_run *s, const char *name, const char *cfg_json, int64_t updates) {
+    return mz_mazero_save_checkpoint(rl, sync_params(s), save_sync_state, s, name, cfg_json, updates);
 }
 
 int mz_mazero_run_paths(const char *arg, char *model, char *state, char *run_dir, size_t len, char *err,
@@ -195,10 +207,6 @@ int mz_mazero_learner_metrics(mz_metric *m, const learner_stats *st) {
     return n;
 }
 
-int mz_mazero_save_checkpoint(mz_runlog *rl, sync_run *s, const char *name, const char *cfg_json, int64_t updates) {
-    return save_checkpoint(rl, s, name, cfg_json, updates);
-}
-
 void mz_mazero_evaluate(mz_runlog *rl, sync_run *s, double *returns, int n, int64_t updates, int64_t env_steps) {
     evaluate(rl, s, returns, n, updates, env_steps);
 }
@@ -207,32 +215,25 @@ int mz_mazero_train(const mz_config *cfg, mz_backend *be, const char *device_lin
     return mz_mazero_train_from(cfg, be, device_line, NULL);
 }
 
-/* Loads the model (with AdamW moments) and the run state of `resume`; 0, or
- * an exit status after saying why. */
-static int resume_run(sync_run *s, const char *resume, char *run_dir, size_t len) {
+int mz_mazero_resume(const char *resume, mz_params *params, mz_mazero_state_fn load_state, void *run, char *run_dir,
+                     size_t len) {
     char model[1024], state[1024], err[1024];
     int rc = mz_mazero_run_paths(resume, model, state, run_dir, len, err, sizeof err);
-    if (rc == 0 && mz_checkpoint_load(model, sync_params(s), true, NULL, NULL, err, sizeof err) != 0)
-        rc = MZ_EXIT_USAGE;
-    if (rc == 0 && sync_load_state(s, state, err, sizeof err) != 0) rc = MZ_EXIT_USAGE;
+    if (rc == 0 && mz_checkpoint_load(model, params, true, NULL, NULL, err, sizeof err) != 0) rc = MZ_EXIT_USAGE;
+    if (rc == 0 && load_state(run, state, err, sizeof err) != 0) rc = MZ_EXIT_USAGE;
     if (rc) fprintf(stderr, "mazero train: resume=%s: %s\n", resume, err);
     return rc;
 }
 
 int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *device_line, const char *resume) {
     char err[1024];
-    if (cfg->mode == MZ_MODE_ASYNC && resume) {
-        fprintf(stderr, "mazero train: resume= is built for mode=sync only (async runs save the model, not the "
-                        "actors' and replay's state)\n");
-        return MZ_EXIT_USAGE;
-    }
-    if (cfg->mode == MZ_MODE_ASYNC) return mz_mazero_train_async(cfg, be, device_line);
+    if (cfg->mode == MZ_MODE_ASYNC) return mz_mazero_train_async(cfg, be, device_line, resume);
     sync_config sc;
     int exit_code = 0;
     sync_run *s = mz_mazero_sync_create(cfg, be, "train", &sc, &exit_code);
     if (!s) return exit_code;
     char run_dir[1024];
-    if (resume && (exit_code = resume_run(s, resume, run_dir, sizeof run_dir)) != 0) {
+    if (resume && (exit_code = mz_mazero_resume(resume, sync_params(s), load_sync_state, s, run_dir, sizeof run_dir))) {
         sync_destroy(s);
         return exit_code;
     }

@@ -39,18 +39,30 @@ int mz_mazero_run_paths(const char *arg, char *model, char *state, char *run_dir
  * not NULL. Returns the exit status. */
 int mz_mazero_eval(const mz_config *cfg, mz_backend *be, const char *what, const char *gif_path);
 
-int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *device_line);
+/* mode=async (actors/async_train.c); resume as mz_mazero_train_from. */
+int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *device_line, const char *resume);
 
 /* The same plus the async.* keys (actors/async_train.c); 0, or 2 with a
  * reason. */
 int mz_mazero_async_config(async_config *c, const mz_config *cfg, char *err, size_t err_len);
-/* checkpoints/<name>.safetensors of s's model with its AdamW moments (0
- * or 1), and one evaluation with and without search into the run's
- * metrics, as sync mode writes them. */
-int mz_mazero_save_checkpoint(mz_runlog *rl, sync_run *s, const char *name, const char *cfg_json, int64_t updates);
+/* A run's state (sync_save_state, async_save_state, or their loads) behind
+ * one signature: 0, or -1 with a reason in err. */
+typedef int (*mz_mazero_state_fn)(void *run, const char *path, char *err, size_t err_len);
+/* checkpoints/<name>.safetensors of params with their AdamW moments and
+ * <name>.state.safetensors by save_state(run, ...): 0, or 1 after saying
+ * why in the run's log. */
+int mz_mazero_save_checkpoint(mz_runlog *rl, mz_params *params, mz_mazero_state_fn save_state, void *run,
+                              const char *name, const char *cfg_json, int64_t updates);
+/* Loads the model (with AdamW moments) of `resume` (see
+ * mz_mazero_run_paths) into params and its state file by load_state(run,
+ * ...), and names the run directory; 0, or 2 after printing why. */
+int mz_mazero_resume(const char *resume, mz_params *params, mz_mazero_state_fn load_state, void *run, char *run_dir,
+                     size_t len);
 /* The learner's losses, norms and rates as metrics into m (room for 10);
  * returns how many. */
 int mz_mazero_learner_metrics(mz_metric *m, const learner_stats *st);
+/* One evaluation with and without search into the run's metrics, as sync
+ * mode writes them. */
 void mz_mazero_evaluate(mz_runlog *rl, sync_run *s, double *returns, int n, int64_t updates, int64_t env_steps);
 
 #endif

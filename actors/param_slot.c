@@ -75,6 +75,13 @@ int64_t mz_param_slot_publish(mz_param_slot *s) {
     return v;
 }
 
+void mz_param_slot_start_at(mz_param_slot *s, int64_t version) {
+    LOCK(s);
+    MZ_CHECK(s->current < 0 && version >= 0, "param slot: numbering set to %lld after a publish", (long long)version);
+    s->version = version;
+    UNLOCK(s);
+}
+
 int64_t mz_param_slot_version(mz_param_slot *s) {
     LOCK(s);
     int64_t v = s->version;

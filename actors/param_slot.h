@@ -28,6 +28,10 @@ int64_t mz_param_slot_floats(const mz_param_slot *s);
 float *mz_param_slot_begin_write(mz_param_slot *s);
 int64_t mz_param_slot_publish(mz_param_slot *s);
 
+/* A resumed run: numbering goes on from `version` (the next publish is
+ * version + 1). Before the first publish only. */
+void mz_param_slot_start_at(mz_param_slot *s, int64_t version);
+
 /* The newest published version (0 before the first). */
 int64_t mz_param_slot_version(mz_param_slot *s);
 

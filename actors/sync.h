@@ -5,7 +5,7 @@
  * the raw prior policy (MAZero reports both).
  *
  * `mazero train` (actors/mazero_train.c) drives it from a config and writes
- * the run outputs and checkpoints. Not here yet: resume, avail-mask handling
+ * the run outputs and checkpoints. Not here yet: avail-mask handling
  * in search (the matrix and chain games have every action legal), a target
  * network. */
 #ifndef MZ_ACTORS_SYNC_H

@@ -287,6 +287,19 @@ void replay_state_loaded(replay *r) {
     for (size_t s = 0; s < ET; s++) set_priority(r, s, r->prio[s]);
 }
 
+void replay_end_episodes(replay *r) {
+    const replay_config *c = &r->c;
+    for (int e = 0; e < c->E; e++) {
+        int64_t i = r->count[e], oldest = i - c->T > 0 ? i - c->T : 0;
+        if (i == 0) continue;
+        size_t s = slot(r, e, i - 1);
+        if (r->term[s] || r->trunc[s]) continue;
+        r->trunc[s] = 1;
+        r->fval[s] = c->discount > 0.0f ? (r->val[s] - r->rew[s]) / c->discount : 0.0f;
+        for (int64_t j = i - 1; j >= oldest && r->prio[slot(r, e, j)] == 0.0f; j--) mark_ready(r, e, j);
+    }
+}
+
 const float *replay_obs_at(const replay *r, int env, int64_t i) {
     MZ_CHECK(i >= r->count[env] - r->c.T && i >= 0 && i < r->count[env], "replay: step %lld of env %d is not stored",
              (long long)i, env);

@@ -108,6 +108,12 @@ replay_bootstrap replay_last_bootstrap(replay *r);
 void replay_state_blocks(replay *r, mz_state_block *list, int *n, int max);
 /* After those blocks were loaded: rebuilds the sampling tree from the priorities. */
 void replay_state_loaded(replay *r);
+/* When the episodes in flight are lost (an async resume: actors start
+ * fresh episodes), each environment's last stored step ends its episode,
+ * truncated with final value (root value - reward) / discount, so its
+ * target is its own search root value and no window crosses into the new
+ * episode; the steps before it become ready. */
+void replay_end_episodes(replay *r);
 
 /* Reanalyse: the stored observation [N][O] of step i of env, and new
  * search targets (policy [N][A], root value) for it. */

@@ -293,6 +293,44 @@ int shared_replay_refresh(shared_replay *sr, int R, const int *env, const int64_
     return n;
 }
 
+/* ---- resume ---- */
+
+static int state_blocks(shared_replay *sr, mz_state_block *list, int n, int max) {
+    size_t ET = (size_t)sr->c.replay.E * sr->c.replay.T;
+    replay_state_blocks(sr->rb, list, &n, max);
+    mz_state_add(list, &n, max, "shared_replay.version", sr->version, ET * sizeof(int64_t), 0);
+    mz_state_add(list, &n, max, "shared_replay.drawn", sr->drawn, ET * sizeof(int64_t), 0);
+    mz_state_add(list, &n, max, "shared_replay.counters", &sr->st, sizeof sr->st, 0);
+    return n;
+}
+
+int shared_replay_save_state(shared_replay *sr, const char *path, mz_backend *be, mz_state_block *list, int n,
+                             int max, const char *kind, char *err, size_t err_len) {
+    LOCK(&sr->mu);
+    n = state_blocks(sr, list, n, max);
+    int rc = mz_state_save(path, be, list, n, kind, err, err_len);
+    UNLOCK(&sr->mu);
+    return rc;
+}
+
+int shared_replay_load_state(shared_replay *sr, const char *path, mz_backend *be, mz_state_block *list, int n,
+                             int max, const char *kind, char *err, size_t err_len) {
+    MZ_CHECK(!sr->sampler_running, "shared replay: state loaded while the sampler runs");
+    LOCK(&sr->mu);
+    n = state_blocks(sr, list, n, max);
+    int rc = mz_state_load(path, be, list, n, kind, err, err_len);
+    if (rc == 0) replay_state_loaded(sr->rb);
+    UNLOCK(&sr->mu);
+    return rc;
+}
+
+void shared_replay_end_episodes(shared_replay *sr) {
+    LOCK(&sr->mu);
+    replay_end_episodes(sr->rb);
+    WAKE(&sr->data_cv);
+    UNLOCK(&sr->mu);
+}
+
 void shared_replay_stats_get(shared_replay *sr, shared_replay_stats *out) {
     const replay_config *c = &sr->c.replay;
     LOCK(&sr->mu);

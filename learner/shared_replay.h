@@ -89,6 +89,18 @@ int shared_replay_pick(shared_replay *sr, int R, uint64_t seed, uint64_t counter
 int shared_replay_refresh(shared_replay *sr, int R, const int *env, const int64_t *step, const float *policy,
                           const float *value);
 
+/* Resume: the replay's contents and priorities, the version and draw mark
+ * of every slot and the bookkeeping counters are appended to the caller's
+ * blocks list (room for max) and the whole list is saved (any time: under
+ * the lock, so writers wait for the file) or loaded (before the sampler
+ * starts; the sum tree is rebuilt) with mz_state_save / mz_state_load. */
+int shared_replay_save_state(shared_replay *sr, const char *path, mz_backend *be, mz_state_block *list, int n,
+                             int max, const char *kind, char *err, size_t err_len);
+int shared_replay_load_state(shared_replay *sr, const char *path, mz_backend *be, mz_state_block *list, int n,
+                             int max, const char *kind, char *err, size_t err_len);
+/* replay_end_episodes under the lock: the episodes in flight were lost. */
+void shared_replay_end_episodes(shared_replay *sr);
+
 void shared_replay_stats_get(shared_replay *sr, shared_replay_stats *out);
 /* replay_check_priorities under the lock (0 when the tree is exact). */
 double shared_replay_check(shared_replay *sr);

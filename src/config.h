@@ -115,6 +115,7 @@ typedef struct {
         int64_t num_reanalyse, reanalyse_batch;
         double reanalyse_fraction;
         int64_t fail_actor_after_steps; /* test hook */
+        bool save_replay;
     } async;
     struct {
         bool trajectories;

@@ -225,6 +225,8 @@ const mz_cfg_key mz_config_schema[] = {
      "reanalysed steps per env step (the share of targets refreshed)"},
     {"async.reanalyse_batch", MZ_CFG_INT, OFF(async.reanalyse_batch), 0, "16", 1, 65536, NULL, NULL,
      "stored steps one reanalyse search covers"},
+    {"async.save_replay", MZ_CFG_BOOL, OFF(async.save_replay), 0, "true", 0, 0, NULL, NULL,
+     "checkpoints' state files hold the replay with its priorities, so resume= needs no new warm-up"},
     {"async.fail_actor_after_steps", MZ_CFG_INT, OFF(async.fail_actor_after_steps), 0, "0", 0, BIG, NULL, NULL,
      "test hook: actor 0 fails after this many of its env steps (0 = never)"},
     {"record.trajectories", MZ_CFG_BOOL, OFF(record.trajectories), 0, "false", 0, 0, NULL, NULL,

@@ -19,7 +19,13 @@
  *     timing decides which parameters played which step); reanalyse threads refresh targets; an injected
  *     actor failure makes the run report it (-1 and the message); SIGINT
  *     mid-run returns 130 within seconds with a loadable checkpoint and a
- *     metrics.jsonl whose every line is JSON.
+ *     metrics.jsonl whose every line is JSON;
+ *   resume: a stopped run's model and async_save_state load into a new run
+ *     with equal counters, replay bookkeeping and priorities; it goes on
+ *     with a finite first loss and the parameter versions continuing, and
+ *     a state saved without the replay warms up again; SIGINT mid-run and
+ *     `resume=` of its directory finish the budget in that one directory,
+ *     with env steps and updates in metrics.jsonl never going back.
  * The group "async" runs under `make tsan` as well; sanitizer builds shorten
  * the end-to-end budgets. */
 #include <math.h>
@@ -512,7 +518,7 @@ typedef struct {
 
 static void *train_main(void *p) {
     train_arg *t = p;
-    t->rc = mz_mazero_train_async(&t->cfg, test_cpu_backend(), "cpu");
+    t->rc = mz_mazero_train_async(&t->cfg, test_cpu_backend(), "cpu", NULL);
     return NULL;
 }
 
@@ -572,6 +578,213 @@ static void test_sigint_checkpoint(void **state) {
     remove_tree(root);
 }
 
+/* ---- resume ---- */
+
+static void assert_stats_equal(const shared_replay_stats *x, const shared_replay_stats *y) {
+    assert_int_equal(x->pushed, y->pushed);
+    assert_int_equal(x->stored, y->stored);
+    assert_int_equal(x->evicted, y->evicted);
+    assert_int_equal(x->evicted_sampled, y->evicted_sampled);
+    assert_int_equal(x->drawn_distinct, y->drawn_distinct);
+    assert_int_equal(x->drawn_stored, y->drawn_stored);
+    assert_int_equal(x->windows, y->windows);
+    assert_int_equal(x->ready, y->ready);
+    assert_int_equal(x->refreshed, y->refreshed);
+    assert_true(fabs(x->priority_total - y->priority_total) <= 1e-9 * (1.0 + fabs(x->priority_total)));
+}
+
+/* Runs a started run to its end; its last result in *r. */
+static void run_to_end(async_run *a, async_result *r) {
+    int st;
+    double t0 = mz_monotonic_seconds();
+    while ((st = async_step(a, r)) > 0) assert_true(mz_monotonic_seconds() - t0 < 60.0);
+    assert_int_equal(st, 0);
+    async_stop(a);
+}
+
+static void test_resume_state(void **state) {
+    (void)state;
+    char root[512], model[600], full[600], bare[600], err[1024];
+    make_temp_dir(root, sizeof root);
+    snprintf(model, sizeof model, "%s/model.safetensors", root);
+    snprintf(full, sizeof full, "%s/model.state.safetensors", root);
+    snprintf(bare, sizeof bare, "%s/bare.state.safetensors", root);
+    char *first_kv[] = {"total_env_steps=240"}, *second_kv[] = {"total_env_steps=400"},
+         *bare_kv[] = {"total_env_steps=400", "async.save_replay=false"};
+    mz_config first, second, no_replay;
+    load_chain(&first, first_kv, 1);
+    load_chain(&second, second_kv, 1);
+    load_chain(&no_replay, bare_kv, 2);
+
+    async_run *a = make_run(&first);
+    async_result ra;
+    async_start(a);
+    run_to_end(a, &ra);
+    shared_replay_stats sa;
+    async_replay_stats(a, &sa);
+    async_position(a, &ra); /* with the actors' last segments */
+    assert_true(ra.updates > 0 && sa.ready > 0);
+    if (mz_checkpoint_save(model, async_params(a), true, NULL, ra.updates, err, sizeof err)) fail_msg("%s", err);
+    if (async_save_state(a, full, err, sizeof err)) fail_msg("%s", err);
+
+    /* the loaded run is where the saved one stopped */
+    async_run *b = make_run(&second);
+    if (mz_checkpoint_load(model, async_params(b), true, NULL, NULL, err, sizeof err)) fail_msg("%s", err);
+    if (async_load_state(b, full, err, sizeof err)) fail_msg("%s", err);
+    async_result rb;
+    async_position(b, &rb);
+    assert_int_equal(rb.env_steps, ra.env_steps);
+    assert_int_equal(rb.updates, ra.updates);
+    assert_int_equal(rb.episodes, ra.episodes);
+    assert_int_equal(rb.version, ra.version);
+    assert_true(rb.train_return == ra.train_return);
+    shared_replay_stats sb;
+    async_replay_stats(b, &sb);
+    assert_stats_equal(&sa, &sb);
+    mz_params *pa = async_params(a), *pb = async_params(b);
+    assert_memory_equal(pa->values, pb->values, (size_t)pa->total * sizeof(float));
+    async_destroy(a);
+
+    /* it goes on: a finite first loss, versions after the saved one, every
+     * pushed step accounted for */
+    async_start(b);
+    int st;
+    while ((st = async_step(b, &rb)) > 0 && rb.updates == ra.updates) {
+    }
+    assert_true(st > 0);
+    print_message("resume: saved at %lld env steps, %lld updates, version %lld, %lld ready; first resumed loss %.4f, "
+                  "version %lld\n",
+                  (long long)ra.env_steps, (long long)ra.updates, (long long)ra.version, (long long)sa.ready,
+                  rb.last.loss.total, (long long)rb.version);
+    assert_true(isfinite(rb.last.loss.total));
+    assert_true(rb.version > ra.version);
+    run_to_end(b, &rb);
+    async_replay_stats(b, &sb);
+    assert_true(rb.env_steps >= 400 && rb.updates > ra.updates);
+    assert_int_equal(sb.pushed, rb.env_steps);
+    assert_int_equal(sb.evicted, sb.pushed - sb.stored);
+    async_destroy(b);
+
+    /* a state without the replay: an empty replay and a new warm-up */
+    async_run *c = make_run(&no_replay);
+    if (async_load_state(c, full, err, sizeof err)) fail_msg("%s", err); /* a file with the replay still loads it */
+    if (async_save_state(c, bare, err, sizeof err)) fail_msg("%s", err);
+    async_destroy(c);
+    async_run *d = make_run(&no_replay);
+    if (async_load_state(d, bare, err, sizeof err)) fail_msg("%s", err);
+    shared_replay_stats sd;
+    async_replay_stats(d, &sd);
+    assert_int_equal(sd.pushed, 0);
+    assert_int_equal(sd.ready, 0);
+    async_result rd;
+    async_position(d, &rd);
+    assert_int_equal(rd.env_steps, ra.env_steps);
+    async_start(d);
+    run_to_end(d, &rd);
+    assert_true(rd.env_steps >= 400 && rd.updates > ra.updates);
+    async_destroy(d);
+
+    /* a sync run's state is refused with a reason */
+    async_run *e = make_run(&second);
+    sync_config sc;
+    assert_int_equal(mz_mazero_sync_config(&sc, &second, err, sizeof err), 0);
+    sync_run *s = sync_create(test_cpu_backend(), &sc, err, sizeof err);
+    assert_non_null(s);
+    if (sync_save_state(s, bare, err, sizeof err)) fail_msg("%s", err);
+    sync_destroy(s);
+    assert_int_equal(async_load_state(e, bare, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not an async run's state file (kind 'sync')"));
+    async_destroy(e);
+    remove_tree(root);
+}
+
+typedef struct {
+    mz_config cfg;
+    const char *resume;
+    int rc;
+} resume_arg;
+
+static void *resume_main(void *p) {
+    resume_arg *t = p;
+    t->rc = mz_mazero_train_async(&t->cfg, test_cpu_backend(), "cpu", t->resume);
+    return NULL;
+}
+
+static void test_sigint_resume(void **state) {
+    (void)state;
+    char root[512], over[600];
+    make_temp_dir(root, sizeof root);
+    snprintf(over, sizeof over, "log.dir=%s", root);
+    /* periodic checkpoints save the state while the actors push */
+    char *extra[] = {over, "total_env_steps=100000000", "log.interval_steps=64", "muzero.eval_interval_updates=1000000",
+                     "muzero.checkpoint_interval_updates=5"};
+    resume_arg t = {.resume = NULL};
+    load_chain(&t.cfg, extra, 5);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, resume_main, &t), 0);
+    char metrics[1024] = "";
+    for (int i = 0; i < 3000 && !metrics[0]; i++) { /* a training row and a periodic state: the run is under way */
+        sleep_us(10000);
+        char found[1024], periodic[1024];
+        if (find_file_with_suffix(root, "metrics.jsonl", found, sizeof found) == 0 &&
+            files_containing(root, "\"updates_per_second\"") > 0 &&
+            find_file_with_suffix(root, "0010.state.safetensors", periodic, sizeof periodic) == 0)
+            snprintf(metrics, sizeof metrics, "%s", found);
+    }
+    assert_true(metrics[0] != 0);
+    assert_int_equal(pthread_kill(th, SIGINT), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(t.rc, 130);
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", metrics);
+    *strrchr(dir, '/') = 0;
+    int n = 0;
+    char **lines = read_lines(dir, "metrics.jsonl", &n);
+    int64_t stopped = 0; /* the last logged env steps */
+    for (int i = 0; i < n; i++) {
+        cJSON *row = cJSON_Parse(lines[i]), *steps = cJSON_GetObjectItem(row, "env_steps");
+        if (steps && (int64_t)steps->valuedouble > stopped) stopped = (int64_t)steps->valuedouble;
+        cJSON_Delete(row);
+    }
+    free_lines(lines, n);
+
+    /* resume the run directory to a budget past the stop */
+    char budget[64];
+    int64_t target = stopped + (under_tsan() ? 400 : 1600);
+    snprintf(budget, sizeof budget, "total_env_steps=%lld", (long long)target);
+    char *again[] = {over, budget, "log.interval_steps=64", "muzero.eval_interval_updates=1000000"};
+    resume_arg u = {.resume = dir};
+    load_chain(&u.cfg, again, 4);
+    assert_int_equal(pthread_create(&th, NULL, resume_main, &u), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(u.rc, 0);
+    assert_int_equal(files_containing(root, "resumed from"), 1);
+
+    /* one run directory; training rows never go back; the budget reached */
+    assert_int_equal(files_containing(root, "\"updates_per_second\""), 1);
+    lines = read_lines(dir, "metrics.jsonl", &n);
+    int64_t last_steps = -1, last_updates = -1, rows_after = 0;
+    for (int i = 0; i < n; i++) {
+        cJSON *row = cJSON_Parse(lines[i]);
+        if (!row) fail_msg("metrics.jsonl line %d is not JSON: %s", i + 1, lines[i]);
+        cJSON *steps = cJSON_GetObjectItem(row, "env_steps"), *updates = cJSON_GetObjectItem(row, "step"),
+              *loss = cJSON_GetObjectItem(row, "loss");
+        if (cJSON_GetObjectItem(row, "updates_per_second")) {
+            int64_t s = (int64_t)steps->valuedouble, up = (int64_t)updates->valuedouble;
+            assert_true(s >= last_steps && up >= last_updates);
+            last_steps = s, last_updates = up;
+            rows_after += s > stopped;
+            if (loss) assert_true(isfinite(loss->valuedouble));
+        }
+        cJSON_Delete(row);
+    }
+    free_lines(lines, n);
+    print_message("SIGINT at %lld logged env steps, resumed to %lld (%lld rows after the stop), %lld updates\n",
+                  (long long)stopped, (long long)last_steps, (long long)rows_after, (long long)last_updates);
+    assert_true(rows_after >= 1 && last_steps >= target);
+    remove_tree(root);
+}
+
 static int run_async(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sumtree),
@@ -582,6 +795,8 @@ static int run_async(void) {
         cmocka_unit_test(test_reanalyse),
         cmocka_unit_test(test_injected_failure),
         cmocka_unit_test(test_sigint_checkpoint),
+        cmocka_unit_test(test_resume_state),
+        cmocka_unit_test(test_sigint_resume),
     };
     return MZ_RUN_GROUP("async", tests);
 }

@@ -144,7 +144,7 @@ expect 0 "prior only   mean return" -- eval "$resumed/checkpoints/model.safetens
 expect 0 "win rate" -- eval "$resumed" episodes=2
 expect 2 "missing RUN_DIR or CHECKPOINT" -- eval
 expect 2 "render: expected gif or a FILE.gif" -- eval "$resumed" render=png
-expect 2 "resume= is built for mode=sync only" -- train "resume=$resumed" --quiet mode=async
+expect 2 "not an async run's state file (kind 'sync')" -- train "resume=$resumed" --quiet mode=async
 rm -rf "$resume_dir"
 expect 2 "muzero.awpo=true is built for mode=sync only" -- train configs/chain_mazero_async.json device=cpu --quiet \
     mcts.mode=sampled muzero.awpo=true "log.dir=$mz_dir"
@@ -155,6 +155,13 @@ expect 0 "updates/s" -- train configs/chain_mazero_async.json device=cpu --quiet
 check "async run logged the achieved replay ratio and staleness" \
     bash -c 'grep -q "\"replay_ratio\"" "$1"/async/*/*/*/metrics.jsonl && grep -q "\"staleness\"" "$1"/async/*/*/*/metrics.jsonl' \
     _ "$mz_dir"
+# async resume: counters and replay go on in the same run directory
+async_run=$(ls -d "$mz_dir"/async/mazero/*/*/)
+check "async run wrote its state beside the final checkpoint" test -s "$async_run/checkpoints/model.state.safetensors"
+expect 0 "at 400 env steps, 50 updates, " -- train "resume=$async_run" total_env_steps=800 \
+    --quiet log.console=plain
+check "async resume appended to metrics.jsonl in one run directory" \
+    bash -c 'grep -q "\"env_steps\":800" "$1/metrics.jsonl" && [ "$(ls "$1/.." | wc -l)" -eq 1 ]' _ "$async_run"
 expect 2 "async.num_actors=9 exceeds env.num_envs=8" -- train configs/chain_mazero_async.json device=cpu --quiet \
     async.num_actors=9 "log.dir=$mz_dir"
 expect 2 "muzero.min_replay_steps=5000 exceeds the" -- train configs/chain_mazero_async.json device=cpu --quiet \
