@@ -17,6 +17,7 @@
 #include "actors/param_slot.h"
 #include "src/check.h"
 #include "src/safetensors.h"
+#include "src/clock.h"
 
 #define RET_WINDOW 100
 #define LEARNER_WAIT_SECONDS 0.1
@@ -409,9 +410,9 @@ int async_step(async_run *a, async_result *out) {
     } else if (permit < 0) {
         rc = 0;
     } else if (permit > 0) {
-        double t0 = mz_monotonic_seconds();
+        double t0 = mz_clock_seconds();
         const shared_batch *b = shared_replay_take(a->sr, LEARNER_WAIT_SECONDS);
-        a->batch_wait_seconds += mz_monotonic_seconds() - t0;
+        a->batch_wait_seconds += mz_clock_seconds() - t0;
         if (b) {
             const float *prio = learner_update_batch(sync_learner(a->learner_side), &b->batch, &a->last);
             double stale = 0.0;

@@ -14,6 +14,7 @@
 #include "actors/async.h"
 #include "actors/mazero_train.h"
 #include "src/runlog.h"
+#include "src/clock.h"
 
 int mz_mazero_async_config(async_config *ac, const mz_config *cfg, char *err, size_t err_len) {
     memset(ac, 0, sizeof *ac);
@@ -144,7 +145,7 @@ int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *devi
     while (next_log <= r.env_steps) next_log += cfg->log.interval_steps;
     while (next_eval <= r.updates) next_eval += eval_every;
     while (ckpt_every > 0 && next_ckpt <= r.updates) next_ckpt += ckpt_every;
-    double t0 = mz_monotonic_seconds(), t_last = t0;
+    double t0 = mz_clock_seconds(), t_last = t0;
     async_start(a);
     for (;;) {
         if (mz_runlog_stop_requested()) {
@@ -161,7 +162,7 @@ int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *devi
         int done = st == 0;
         if (r.env_steps >= next_log || done) {
             while (next_log <= r.env_steps) next_log += cfg->log.interval_steps;
-            double t = mz_monotonic_seconds(), dt = t - t_last > 1e-9 ? t - t_last : 1e-9;
+            double t = mz_clock_seconds(), dt = t - t_last > 1e-9 ? t - t_last : 1e-9;
             shared_replay_stats rs;
             async_replay_stats(a, &rs);
             log_row(rl, &r, &prev, dt, B, ac.actors, rs.ready);
@@ -180,9 +181,9 @@ int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *devi
             if (exit_code) break;
         }
     }
-    double t_stop = mz_monotonic_seconds();
+    double t_stop = mz_clock_seconds();
     async_stop(a); /* actors push their current segment and exit */
-    double stop_seconds = mz_monotonic_seconds() - t_stop;
+    double stop_seconds = mz_clock_seconds() - t_stop;
     if (exit_code == 0) mz_mazero_evaluate(rl, side, returns, n_eval, r.updates, r.env_steps);
     if (exit_code != MZ_EXIT_RUNTIME) { /* the final (or interrupted) model, so a stopped run keeps its work */
         int saved = mz_mazero_save_checkpoint(rl, async_params(a), save_async_state, a, "model", cfg_json, r.updates);
@@ -190,7 +191,7 @@ int mz_mazero_train_async(const mz_config *cfg, mz_backend *be, const char *devi
     }
     shared_replay_stats rs;
     async_replay_stats(a, &rs);
-    double wall = mz_monotonic_seconds() - t0;
+    double wall = mz_clock_seconds() - t0;
     mz_runlog_print(rl,
                     "%lld env steps and %lld updates in %.1f s (%.0f env steps/s, %.1f updates/s), replay ratio %.3f "
                     "(target %.3f), staleness %.1f versions, %lld targets reanalysed, actors stopped in %.2f s%s",

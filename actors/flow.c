@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "src/check.h"
+#include "src/clock.h"
 
 struct mz_flow {
     pthread_mutex_t mu;
@@ -22,12 +23,6 @@ struct mz_flow {
 
 /* Waits are bounded so a missed wake-up costs at most this long. */
 #define POLL_SECONDS 0.05
-
-double mz_monotonic_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 struct timespec mz_deadline_after(double seconds) {
     struct timespec ts;
@@ -70,7 +65,7 @@ static double actor_allowance(const mz_flow *f) {
 int mz_flow_actor_reserve(mz_flow *f, int envs, int steps_per_env) {
     LOCK(f);
     int granted = 0;
-    double t0 = mz_monotonic_seconds();
+    double t0 = mz_clock_seconds();
     for (;;) {
         int64_t left = f->c.budget - f->st.reserved;
         if (f->stop || left <= 0) break;
@@ -83,7 +78,7 @@ int mz_flow_actor_reserve(mz_flow *f, int envs, int steps_per_env) {
         }
         timed_wait(f, POLL_SECONDS);
     }
-    f->st.actor_wait_seconds += mz_monotonic_seconds() - t0;
+    f->st.actor_wait_seconds += mz_clock_seconds() - t0;
     UNLOCK(f);
     return granted;
 }
@@ -104,7 +99,7 @@ void mz_flow_actor_finished(mz_flow *f) {
 
 int mz_flow_learner_wait(mz_flow *f, double timeout_seconds) {
     LOCK(f);
-    double t0 = mz_monotonic_seconds(), end = t0 + timeout_seconds;
+    double t0 = mz_clock_seconds(), end = t0 + timeout_seconds;
     int r = 0;
     for (;;) {
         if (f->stop) {
@@ -119,11 +114,11 @@ int mz_flow_learner_wait(mz_flow *f, double timeout_seconds) {
             r = -1;
             break;
         }
-        double now = mz_monotonic_seconds();
+        double now = mz_clock_seconds();
         if (now >= end) break;
         timed_wait(f, end - now < POLL_SECONDS ? end - now : POLL_SECONDS);
     }
-    f->st.learner_wait_seconds += mz_monotonic_seconds() - t0;
+    f->st.learner_wait_seconds += mz_clock_seconds() - t0;
     UNLOCK(f);
     return r;
 }

@@ -66,6 +66,5 @@ void mz_flow_stats_get(mz_flow *f, mz_flow_stats *out);
 
 /* now + seconds on CLOCK_REALTIME, for pthread_cond_timedwait */
 struct timespec mz_deadline_after(double seconds);
-double mz_monotonic_seconds(void);
 
 #endif

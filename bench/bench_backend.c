@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "src/check.h"
+#include "src/clock.h"
 
 #define MIN_SECONDS 0.3
 
@@ -67,15 +68,15 @@ static void measure(mz_backend *be, const bench_case *c, bench_row *row) {
     run_once(be, c, a, b, y, v); /* warm-up */
     be->sync(be);
     long calls = 0;
-    double start = mz_bench_seconds(), elapsed = 0.0;
+    double start = mz_clock_seconds(), elapsed = 0.0;
     do {
         run_once(be, c, a, b, y, v);
         calls++;
         if (calls % 4 == 0 || c->op == OP_GEMM) be->sync(be);
-        elapsed = mz_bench_seconds() - start;
+        elapsed = mz_clock_seconds() - start;
     } while (elapsed < MIN_SECONDS || calls < 3);
     be->sync(be);
-    elapsed = mz_bench_seconds() - start;
+    elapsed = mz_clock_seconds() - start;
     row->seconds_per_call = elapsed / (double)calls;
     double work;
     switch (c->op) {

@@ -17,6 +17,7 @@
 #include "mcts/table_model.h"
 #include "src/check.h"
 #include "src/rng.h"
+#include "src/clock.h"
 
 #define MODEL_STATES 64
 #define MIN_SECONDS 0.3
@@ -55,12 +56,12 @@ static double sims_per_second(mz_backend *be, shape sh, mcts_policy policy, doub
     mcts_search_run(s, &model); /* warm-up */
     be->sync(be);
     long searches = 0;
-    double start = mz_bench_seconds(), elapsed;
+    double start = mz_clock_seconds(), elapsed;
     do {
         mcts_search_run(s, &model);
         be->sync(be);
         searches++;
-        elapsed = mz_bench_seconds() - start;
+        elapsed = mz_clock_seconds() - start;
     } while (elapsed < MIN_SECONDS);
     /* the search's own arrays: 6 [N][A] of 4 bytes and 5 [N] of 4 bytes, plus [A] rows */
     size_t N = (size_t)sh.S + 1;

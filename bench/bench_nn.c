@@ -19,6 +19,7 @@
 #include "src/nn/nn.h"
 #include "src/nn/params.h"
 #include "src/nn/transformer.h"
+#include "src/clock.h"
 
 #define MIN_SECONDS 0.25
 
@@ -37,12 +38,12 @@ static double time_it(mz_backend *be, step_fn fn, void *ctx) {
     fn(be, ctx);
     be->sync(be);
     long calls = 0;
-    double start = mz_bench_seconds(), elapsed;
+    double start = mz_clock_seconds(), elapsed;
     do {
         fn(be, ctx);
         be->sync(be);
         calls++;
-        elapsed = mz_bench_seconds() - start;
+        elapsed = mz_clock_seconds() - start;
     } while (elapsed < MIN_SECONDS || calls < 3);
     return elapsed / (double)calls;
 }

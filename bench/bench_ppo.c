@@ -18,6 +18,7 @@
 
 #include "learner/ppo.h"
 #include "src/check.h"
+#include "src/clock.h"
 
 #define MIN_SECONDS 1.0
 #define MIN_UPDATES 2
@@ -39,14 +40,14 @@ static double steps_per_second(mz_backend *be, int E, int *updates_timed) {
     mz_ppo_rollout(&ppo); /* warm-up */
     mz_ppo_update(&ppo, &st);
     be->sync(be);
-    double start = mz_bench_seconds(), elapsed;
+    double start = mz_clock_seconds(), elapsed;
     int updates = 0;
     do {
         mz_ppo_rollout(&ppo);
         mz_ppo_update(&ppo, &st);
         be->sync(be);
         updates++;
-        elapsed = mz_bench_seconds() - start;
+        elapsed = mz_clock_seconds() - start;
     } while (elapsed < MIN_SECONDS || updates < MIN_UPDATES);
     mz_ppo_free(&ppo);
     mz_vecenv_destroy(v);

@@ -8,12 +8,6 @@
 
 #include "src/check.h"
 
-double mz_bench_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 cJSON *mz_bench_load_peers(const char *path, const char *bench, const char *script) {
     if (!path) return NULL;
     FILE *f = fopen(path, "rb");

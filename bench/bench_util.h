@@ -5,7 +5,6 @@
 
 #include <cjson/cJSON.h>
 
-double mz_bench_seconds(void);
 /* The parsed file, or NULL (with a line on stderr naming the file and the
  * script that writes it) when it is missing or not JSON. NULL path: NULL. */
 cJSON *mz_bench_load_peers(const char *path, const char *bench, const char *script);

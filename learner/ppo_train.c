@@ -13,12 +13,7 @@
 #include "src/nn/checkpoint.h"
 #include "src/runlog.h"
 #include "src/stats.h"
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "src/clock.h"
 
 static void ppo_config_from(mz_ppo_config *c, const mz_config *cfg) {
     mz_ppo_config_default(c);
@@ -102,7 +97,7 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
     be->copy_d2d(be, best, p.actor.p.values, pbytes);
     double best_return = -INFINITY;
     int64_t next_log = cfg->log.interval_steps;
-    double t0 = now_seconds(), t_last = t0;
+    double t0 = mz_clock_seconds(), t_last = t0;
     int64_t steps_last = 0;
     mz_ppo_update_stats st = {0};
     for (int64_t u = 0; u < num_updates; u++) {
@@ -117,7 +112,7 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
             float ret, len, win;
             int count;
             mz_ppo_episodes(&p, &ret, &len, &win, &count);
-            double t = now_seconds();
+            double t = mz_clock_seconds();
             double sps = (double)(p.env_steps - steps_last) / (t - t_last > 1e-9 ? t - t_last : 1e-9);
             t_last = t;
             steps_last = p.env_steps;
@@ -190,8 +185,8 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
         }
     }
     free(cfg_json);
-    mz_runlog_print(rl, "%lld env steps in %.1f s (%.0f steps/s)", (long long)p.env_steps, now_seconds() - t0,
-                    (double)p.env_steps / (now_seconds() - t0));
+    mz_runlog_print(rl, "%lld env steps in %.1f s (%.0f steps/s)", (long long)p.env_steps, mz_clock_seconds() - t0,
+                    (double)p.env_steps / (mz_clock_seconds() - t0));
     be->free(be, best);
     be->free(be, keep);
     free(returns);

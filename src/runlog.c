@@ -20,6 +20,7 @@
 #include "src/wandb_file.h"
 #include "src/wandb_settings.h"
 #include "src/wandb_uploader.h"
+#include "src/clock.h"
 
 #define PATH_LEN 1024
 #define TTY_REDRAW_SECONDS 0.1
@@ -57,12 +58,6 @@ struct mz_runlog {
 };
 
 /* ---- clocks, signals, crash exit ------------------------------------------ */
-
-static double now_monotonic(void) {
-    struct timespec ts;
-    MZ_CHECK(clock_gettime(CLOCK_MONOTONIC, &ts) == 0, "clock_gettime failed: %s", strerror(errno));
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double now_unix(void) {
     struct timespec ts;
@@ -160,7 +155,7 @@ static void console_log_line(mz_runlog *rl, const char *line, bool is_error) {
 static void draw_progress(mz_runlog *rl, bool final) {
     char line[512];
     mz_progress_format(&rl->progress, line, sizeof line);
-    double now = now_monotonic();
+    double now = mz_clock_seconds();
     bool plain_due = final || !rl->printed_any || now - rl->last_plain_print >= rl->progress_seconds;
     if (plain_due) {
         rl->last_plain_print = now;
@@ -350,7 +345,7 @@ static mz_runlog *open_local(const mz_config *cfg, const char *existing_dir, int
     rl->console_mode = cfg->log.console;
     if (rl->console_mode == MZ_CONSOLE_AUTO)
         rl->console_mode = isatty(STDOUT_FILENO) ? MZ_CONSOLE_LINE : MZ_CONSOLE_PLAIN;
-    rl->start_monotonic = now_monotonic();
+    rl->start_monotonic = mz_clock_seconds();
     rl->start_unix = now_unix();
 
     time_t t = (time_t)rl->start_unix;
@@ -448,7 +443,7 @@ static mz_runlog *open_dist(const mz_config *cfg, const char *existing_dir, int 
     } else {
         rl = mz_calloc(1, sizeof *rl);
         rl->follower = true;
-        rl->start_monotonic = now_monotonic();
+        rl->start_monotonic = mz_clock_seconds();
         install_stop_handlers(rl);
     }
     mz_dist_broadcast_bytes(&code, sizeof code);
@@ -516,7 +511,7 @@ static void update_progress(mz_runlog *rl, int64_t env_steps, double elapsed, co
 }
 
 static void write_row(mz_runlog *rl, int64_t step, int64_t env_steps, const mz_metric *m, int n) {
-    double runtime = now_monotonic() - rl->start_monotonic;
+    double runtime = mz_clock_seconds() - rl->start_monotonic;
     double timestamp = rl->start_unix + runtime;
     mz_strbuf line = {0};
     mz_strbuf_printf(&line, "{\"step\":%lld,\"env_steps\":%lld,\"wall_time\":", (long long)step,
@@ -603,7 +598,7 @@ static cJSON *number_list(const double *v, int n) {
 }
 
 static void write_eval(mz_runlog *rl, int64_t step, int64_t env_steps, const double *returns, int n) {
-    double elapsed = now_monotonic() - rl->start_monotonic;
+    double elapsed = mz_clock_seconds() - rl->start_monotonic;
     double window = elapsed - rl->last_eval_time;
     double sps = window > 0 ? (double)(env_steps - rl->last_eval_env_steps) / window : 0.0;
     char key[48];
@@ -628,7 +623,7 @@ static void write_eval(mz_runlog *rl, int64_t step, int64_t env_steps, const dou
 }
 
 static void write_eval_absolute(mz_runlog *rl, const double *returns, int n) {
-    double elapsed = now_monotonic() - rl->start_monotonic;
+    double elapsed = mz_clock_seconds() - rl->start_monotonic;
     double sps = elapsed > 0 ? (double)rl->progress.env_steps / elapsed : 0.0;
     cJSON_DeleteItemFromObjectCaseSensitive(rl->marl_seed, "absolute_metrics");
     cJSON *entry = cJSON_AddObjectToObject(rl->marl_seed, "absolute_metrics");
@@ -778,7 +773,7 @@ int mz_runlog_close(mz_runlog *rl, int exit_code) {
         free(rl);
         return 0;
     }
-    double runtime = now_monotonic() - rl->start_monotonic;
+    double runtime = mz_clock_seconds() - rl->start_monotonic;
     if (rl->rows) draw_progress(rl, true);
     mz_runlog_print(rl, "run finished with exit code %d after %.1f s: %s", exit_code, runtime, rl->dir);
     if (rl->wandb_file) {

@@ -15,6 +15,7 @@
 #include "src/check.h"
 #include "src/strbuf.h"
 #include "src/wandb_http.h"
+#include "src/clock.h"
 
 #define MAX_REQUEST_BYTES (8u << 20) /* the server takes about 10 MiB per request */
 #define MAX_CONSOLE_LINES 10000
@@ -82,12 +83,6 @@ struct mz_wandb_uploader {
     mz_wandb_upload_report report;
 };
 
-static double now_monotonic(void) {
-    struct timespec ts;
-    MZ_CHECK(clock_gettime(CLOCK_MONOTONIC, &ts) == 0, "clock_gettime(CLOCK_MONOTONIC) failed: %s", strerror(errno));
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void lock(mz_wandb_uploader *u) {
     int rc = pthread_mutex_lock(&u->mu);
     MZ_CHECK(rc == 0, "pthread_mutex_lock failed: %s", strerror(rc));
@@ -116,7 +111,7 @@ static void wait_until(mz_wandb_uploader *u, double until) {
 
 /* Past the finish deadline nothing more is worth waiting for. */
 static bool past_deadline_locked(const mz_wandb_uploader *u) {
-    return u->finishing && now_monotonic() >= u->finish_deadline;
+    return u->finishing && mz_clock_seconds() >= u->finish_deadline;
 }
 
 static bool should_abort(void *arg) {
@@ -157,9 +152,9 @@ static long post_with_retries(mz_wandb_uploader *u, const char *url, const char 
         double delay = mz_wandb_backoff(attempt, u->s.retry_base_seconds, u->s.retry_max_seconds, u01,
                                         resp->retry_after);
         mz_strbuf_free(&resp->body);
-        double wake_at = now_monotonic() + delay;
+        double wake_at = mz_clock_seconds() + delay;
         lock(u);
-        while (now_monotonic() < wake_at && !past_deadline_locked(u)) {
+        while (mz_clock_seconds() < wake_at && !past_deadline_locked(u)) {
             double until = wake_at;
             if (u->finishing && u->finish_deadline < until) until = u->finish_deadline;
             wait_until(u, until);
@@ -352,7 +347,7 @@ static void *uploader_main(void *arg) {
     curl_free(e);
     curl_free(p);
     curl_free(r);
-    u->last_send = now_monotonic();
+    u->last_send = mz_clock_seconds();
     for (;;) {
         lock(u);
         /* batch when rows wait and the interval passed; a heartbeat when idle
@@ -360,7 +355,7 @@ static void *uploader_main(void *arg) {
         for (;;) {
             bool pending = u->history.n || u->console.n || u->summary;
             double due = pending ? u->last_send + u->s.batch_seconds : u->last_send + u->s.heartbeat_seconds;
-            if (u->finishing || now_monotonic() >= due) break;
+            if (u->finishing || mz_clock_seconds() >= due) break;
             wait_until(u, due);
         }
         bool pending = u->history.n || u->console.n || u->summary;
@@ -384,7 +379,7 @@ static void *uploader_main(void *arg) {
         }
         commit_batch(u, n_history, n_console, summary_sent);
         free(summary_sent);
-        u->last_send = now_monotonic();
+        u->last_send = mz_clock_seconds();
     }
     lock(u);
     bool send_final = u->finishing && !u->dead;
@@ -481,7 +476,7 @@ void mz_wandb_uploader_finish(mz_wandb_uploader *u, int exit_code, mz_wandb_uplo
     lock(u);
     u->finishing = true;
     u->exit_code = exit_code;
-    u->finish_deadline = now_monotonic() + u->s.finish_timeout_seconds;
+    u->finish_deadline = mz_clock_seconds() + u->s.finish_timeout_seconds;
     signal_wake(u);
     unlock(u);
     int rc = pthread_join(u->thread, NULL);
