@@ -61,6 +61,9 @@ int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_
     mcts_params_default(&c->search, cfg->mcts.policy == MZ_SEARCH_MUZERO ? MCTS_MUZERO : MCTS_GUMBEL_MUZERO,
                         (int)cfg->mcts.num_simulations);
     c->search.seed = seed;
+    c->search.value_scale = (float)cfg->mcts.value_scale, c->search.maxvisit_init = (float)cfg->mcts.maxvisit_init;
+    c->search.rescale_values = cfg->mcts.rescale_values;
+    c->search.max_num_considered_actions = (int)cfg->mcts.considered_actions;
     c->mode = cfg->mcts.mode == MZ_SEARCH_INDEPENDENT ? MCTS_MA_INDEPENDENT : MCTS_MA_JOINT;
     c->joint_limit = (int)cfg->mcts.joint_action_limit;
     c->partner_sample = cfg->mcts.partner == MZ_SEARCH_PARTNER_SAMPLE;

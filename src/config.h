@@ -45,6 +45,9 @@ typedef struct {
         int64_t sampled_actions; /* sampled mode: K */
         double os_lambda, os_rho; /* sampled mode: OS(lambda); rho = fraction dropped per depth */
         double root_dirichlet_fraction, root_dirichlet_alpha; /* sampled mode: root proposal noise */
+        double value_scale, maxvisit_init; /* gumbel_muzero: sigma(q) = (maxvisit_init + max N) value_scale q */
+        bool rescale_values;               /* gumbel_muzero: min-max normalise the completed Q first */
+        int64_t considered_actions;        /* gumbel_muzero: root actions sequential halving starts from */
     } mcts;
     struct {
         char dir[MZ_CFG_STR];

@@ -58,6 +58,16 @@ const mz_cfg_key mz_config_schema[] = {
      "mcts.mode=sampled: weight eps of the Dirichlet noise in each agent's root proposal"},
     {"mcts.root_dirichlet_alpha", MZ_CFG_FLOAT, OFF(mcts.root_dirichlet_alpha), 0, "0.3", 0.001, 100, NULL, NULL,
      "mcts.mode=sampled: concentration of the root Dirichlet noise"},
+    {"mcts.value_scale", MZ_CFG_FLOAT, OFF(mcts.value_scale), 0, "0.1", 0, 1000, NULL, NULL,
+     "gumbel_muzero: c_scale of sigma(q) = (maxvisit_init + max visits) * value_scale * q (mctx's value_scale)"},
+    {"mcts.maxvisit_init", MZ_CFG_FLOAT, OFF(mcts.maxvisit_init), 0, "50", 0, 1e6, NULL, NULL,
+     "gumbel_muzero: c_visit of sigma(q) (mctx's maxvisit_init)"},
+    {"mcts.rescale_values", MZ_CFG_BOOL, OFF(mcts.rescale_values), 0, "true", 0, 0, NULL, NULL,
+     "gumbel_muzero: min-max normalise each node's completed Q before sigma (mctx's rescale_values); false uses "
+     "raw returns"},
+    {"mcts.considered_actions", MZ_CFG_INT, OFF(mcts.considered_actions), 0, "16", 1, 4096, NULL, NULL,
+     "gumbel_muzero: root actions sampled without replacement for sequential halving (mctx's "
+     "max_num_considered_actions)"},
     {"log.dir", MZ_CFG_STRING, STR(log.dir), "runs", 0, 0, NULL, NULL, "root folder of run directories"},
     {"log.interval_steps", MZ_CFG_INT, OFF(log.interval_steps), 0, "10000", 1, BIG, NULL, NULL,
      "environment steps between metric rows"},

@@ -102,7 +102,14 @@ static void read_run(plot_data *d, const char *dir, const char *metric) {
     free(text);
     d->n_runs_found++;
     if (c.n > 0) {
-        group *g = group_for(d, cJSON_IsString(algo) ? algo->valuestring : "run");
+        /* MuZero's sync and async runs are different systems on one plot */
+        const cJSON *mode = cJSON_GetObjectItem(config, "mode");
+        char name[128];
+        snprintf(name, sizeof name, "%s%s%s", cJSON_IsString(algo) ? algo->valuestring : "run",
+                 cJSON_IsString(algo) && !strcmp(algo->valuestring, "mazero") && cJSON_IsString(mode) ? " " : "",
+                 cJSON_IsString(algo) && !strcmp(algo->valuestring, "mazero") && cJSON_IsString(mode)
+                     ? mode->valuestring : "");
+        group *g = group_for(d, name);
         g->runs = mz_realloc(g->runs, (size_t)(g->n_runs + 1) * sizeof *g->runs);
         g->runs[g->n_runs++] = c;
     }

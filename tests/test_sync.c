@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "actors/mazero_train.h"
 #include "actors/sync.h"
 #include "src/nn/checkpoint.h"
 #include "tests/test_util.h"
@@ -196,6 +197,27 @@ static void test_cpu_emu_parity(void **state) {
     sync_destroy(b);
 }
 
+/* The Gumbel sigma(q) keys reach the search (mctx's names and defaults). */
+static void test_search_keys(void **state) {
+    (void)state;
+    char err[2048];
+    mz_config cfg;
+    char *defaults[] = {"log.console=quiet"};
+    assert_int_equal(mz_config_load(&cfg, "configs/spread_mazero_sync.json", 1, defaults, err, sizeof err), 0);
+    sync_config c;
+    assert_int_equal(mz_mazero_sync_config(&c, &cfg, err, sizeof err), 0);
+    assert_true(c.search.value_scale == 0.1f && c.search.maxvisit_init == 50.0f);
+    assert_int_equal(c.search.rescale_values, 1);
+    assert_int_equal(c.search.max_num_considered_actions, 16);
+    char *over[] = {"mcts.value_scale=0.02", "mcts.maxvisit_init=10", "mcts.rescale_values=false",
+                    "mcts.considered_actions=8"};
+    assert_int_equal(mz_config_load(&cfg, "configs/spread_mazero_sync.json", 4, over, err, sizeof err), 0);
+    assert_int_equal(mz_mazero_sync_config(&c, &cfg, err, sizeof err), 0);
+    assert_true(c.search.value_scale == 0.02f && c.search.maxvisit_init == 10.0f);
+    assert_int_equal(c.search.rescale_values, 0);
+    assert_int_equal(c.search.max_num_considered_actions, 8);
+}
+
 static int run_sync(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_climbing),
@@ -203,6 +225,7 @@ static int run_sync(void) {
         cmocka_unit_test(test_resume_exact),
         cmocka_unit_test(test_resume_exact_sampled),
         cmocka_unit_test(test_cpu_emu_parity),
+        cmocka_unit_test(test_search_keys),
     };
     return MZ_RUN_GROUP("sync", tests);
 }
