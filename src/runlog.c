@@ -750,12 +750,15 @@ void mz_runlog_eval_add(mz_runlog *rl, const char *key, double value) {
 
 /* ---- close ------------------------------------------------------------------ */
 
-/* plots/<metric>.png for the return and the losses of this run */
+/* plots/<metric>.png for the returns (evaluation; MuZero's training episodes
+ * too: a 32-episode greedy evaluation is noisier than the last 100 training
+ * episodes) and the losses of this run */
 static void write_plots(mz_runlog *rl) {
     int drawn = 0;
-    for (int i = 0; i < rl->n_latest && drawn < 1 + MZ_PROGRESS_MAX_LOSSES; i++) {
+    for (int i = 0; i < rl->n_latest && drawn < 2 + MZ_PROGRESS_MAX_LOSSES; i++) {
         const char *name = rl->latest[i].name;
-        if (strcmp(name, "mean_episode_return") != 0 && !is_loss(name)) continue;
+        if (strcmp(name, "mean_episode_return") != 0 && strcmp(name, "train_episode_return") != 0 && !is_loss(name))
+            continue;
         char path[PATH_LEN + 160], err[PATH_LEN + 256];
         if (mz_format(path, sizeof path, "%s/plots/%s.png", rl->dir, name) != 0 || strchr(name, '/')) continue;
         const char *dirs[] = {rl->dir};

@@ -65,11 +65,11 @@ check "... marl-eval holds both ranks' evaluation episodes (2 x 8 absolute)" \
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=list(d.values())[0]; s=list(s.values())[0]; s=list(s.values())[0]; s=list(s.values())[0]; assert len(s["absolute_metrics"]["mean_episode_return"])==16' \
     "$(find "$tmp/ppo" -name metrics.json)"
 
-# 3. sync MuZero, the default config (chain), 2 ranks
-timeout $limit "${mpirun[@]}" "$mazero" train configs/default.json device=cpu --quiet total_env_steps=480 \
+# 3. sync MuZero, the chain config, 2 ranks
+timeout $limit "${mpirun[@]}" "$mazero" train configs/chain_mazero_sync.json device=cpu --quiet total_env_steps=480 \
     log.console=plain "log.dir=$tmp/mz" >"$tmp/mz.log" 2>&1
 rc=$?
-check "mpirun -np 2 mazero train configs/default.json (sync MuZero) exits 0 ($rc)" [ $rc -eq 0 ] || show "$tmp/mz.log"
+check "mpirun -np 2 mazero train configs/chain_mazero_sync.json (sync MuZero) exits 0 ($rc)" [ $rc -eq 0 ] || show "$tmp/mz.log"
 check "... world-model parameters bitwise identical on both ranks" identical "$tmp/mz.log" "world model"
 check "... one run directory with the final checkpoint" \
     bash -c 'one() { [ "$(find "$1" -name metrics.jsonl | wc -l)" -eq 1 ]; }; one "$1" && test -s "$(find "$1" -name model.safetensors)"' _ "$tmp/mz"
@@ -105,7 +105,7 @@ for _ in $(seq 50); do alive || break; sleep 0.1; done
 check "... and no rank is left running 5 s later" bash -c "! { $(declare -f alive); ranks='$ranks'; alive; }"
 
 # 5. SIGTERM to one rank: the ranks agree to stop; rank 0 saves the model
-start_job "$tmp/term" train configs/default.json device=cpu --quiet total_env_steps=100000000 log.console=quiet
+start_job "$tmp/term" train configs/chain_mazero_sync.json device=cpu --quiet total_env_steps=100000000 log.console=quiet
 kill -TERM $(echo "$ranks" | tail -n 1)
 wait $job
 rc=$?
@@ -114,14 +114,14 @@ check "... after rank 0 saved checkpoints/model.safetensors" \
     bash -c 'test -s "$(find "$1" -name model.safetensors)"' _ "$tmp/term"
 
 # 6. mpirun -np 1 is the single-process run (no MPI job, exits 0)
-timeout $limit mpirun -np 1 "$mazero" train configs/default.json device=cpu --quiet total_env_steps=96 \
+timeout $limit mpirun -np 1 "$mazero" train configs/chain_mazero_sync.json device=cpu --quiet total_env_steps=96 \
     log.console=quiet "log.dir=$tmp/np1" >"$tmp/np1.log" 2>&1
 rc=$?
 check "mpirun -np 1 mazero train: the single-process run, exit 0 ($rc)" \
     bash -c "[ $rc -eq 0 ] && ! grep -q 'data-parallel' '$tmp/np1.log'" || show "$tmp/np1.log"
 
 # 7. a config error on every rank ends the job at once
-timeout $limit "${mpirun[@]}" "$mazero" train configs/default.json devcie=cpu >"$tmp/bad.log" 2>&1
+timeout $limit "${mpirun[@]}" "$mazero" train configs/chain_mazero_sync.json devcie=cpu >"$tmp/bad.log" 2>&1
 rc=$?
 check "a config error under mpirun exits non-zero ($rc), naming the key" \
     bash -c "[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q \"unknown key 'devcie'\" \"\$1\"" _ "$tmp/bad.log"
