@@ -1,5 +1,5 @@
 /* `mazero eval RUN_DIR|CHECKPOINT` for algo=mazero: the sync loop's greedy
- * evaluation (actors/sync.h) with search and with the prior alone, on a
+ * (or, with muzero.eval_greedy=false, sampled) evaluation (actors/sync.h) with search and with the prior alone, on a
  * model loaded from a checkpoint; optionally one episode as a GIF drawn by
  * the environment renderers (envs/render.h). */
 #include <stdio.h>
@@ -69,8 +69,8 @@ int mz_mazero_eval(const mz_config *cfg, mz_backend *be, const char *what, const
      * food eaten) and the chain (everyone at the goal) */
     int has_win = sc.env.kind == MZ_ENV_LBF || sc.env.kind == MZ_ENV_CHAIN;
     double *returns = mz_calloc((size_t)n, sizeof *returns), *won = mz_calloc((size_t)n, sizeof *won);
-    printf("mazero eval: %s (%lld updates), %s %s, %d greedy episodes each way\n", model, (long long)step,
-           cfg->env.name, cfg->env.scenario, n);
+    printf("mazero eval: %s (%lld updates), %s %s, %d %s episodes each way\n", model, (long long)step,
+           cfg->env.name, cfg->env.scenario, n, sc.eval_sample ? "sampled" : "greedy");
     sync_evaluate_episodes(s, 1, returns, won, gif_path ? add_frame : NULL, &gif);
     report("with search", returns, won, n, has_win);
     sync_evaluate_episodes(s, 0, returns, won, NULL, NULL);

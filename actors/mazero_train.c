@@ -100,6 +100,7 @@ int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_
     c->updates = (int)cfg->muzero.updates_per_rollout;
     c->min_ready = cfg->muzero.min_replay_steps;
     c->eval_envs = (int)cfg->muzero.eval_episodes;
+    c->eval_sample = !cfg->muzero.eval_greedy;
     c->seed = seed;
     return 0;
 }

@@ -41,6 +41,7 @@ typedef struct {
     int updates;            /* U: learner updates per rollout phase */
     int64_t min_ready;      /* updates start once this many steps are sampleable */
     int eval_envs;          /* episodes per evaluation (one per env) */
+    int eval_sample;        /* evaluation samples (the search's own noisy choice, or the prior) instead of argmax */
     uint64_t seed;
 } sync_config;
 

@@ -106,6 +106,7 @@ typedef struct {
         double coef_reward, coef_value, coef_policy, coef_consistency, hidden_grad_scale;
         int64_t rollout_steps, updates_per_rollout, min_replay_steps;
         int64_t eval_interval_updates, eval_episodes, checkpoint_interval_updates;
+        bool eval_greedy;
         int value_bootstrap; /* mz_value_bootstrap */
         double target_ema;
         int64_t target_update_interval;

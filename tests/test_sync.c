@@ -80,6 +80,18 @@ static void test_chain(void **state) {
     }
 }
 
+/* muzero.eval_greedy=false: evaluation plays the search's own Gumbel-noised
+ * choice and samples of the prior; once trained, both stay at the chain's
+ * optimum (the noise flips no step of a sharp policy) for seed 1. */
+static void test_chain_sampled_eval(void **state) {
+    (void)state;
+    sync_config c = base_config("chain", "n2-l5", 1);
+    c.E = 8, c.rollout_steps = 4, c.updates = 4, c.env_steps = 2000, c.min_ready = 64;
+    c.replay.K = 3, c.replay.n_step = 5, c.replay.discount = 0.97f;
+    c.eval_sample = 1;
+    run_to_optimum(&c, 0.97, 0.05, "chain n2-l5, sampled evaluation");
+}
+
 /* Save -> load -> continue gives bitwise the losses, gradient norms and
  * parameters of running straight through, with an evaluation (its own
  * search noise) in the middle of both runs: joint search with a target
@@ -222,6 +234,7 @@ static int run_sync(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_climbing),
         cmocka_unit_test(test_chain),
+        cmocka_unit_test(test_chain_sampled_eval),
         cmocka_unit_test(test_resume_exact),
         cmocka_unit_test(test_resume_exact_sampled),
         cmocka_unit_test(test_cpu_emu_parity),
