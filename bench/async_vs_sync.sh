@@ -3,9 +3,9 @@
 # issue #9): configs/spread_mazero_sync.json (one thread) and
 # configs/spread_mazero_async.json (ASYNC_ACTORS actor threads plus the
 # learner's thread; the same model, search, batch and replay ratio) for the
-# same seeds and env-step budget; then bench/async_vs_sync_table.py prints
-# the returns at equal env steps and at equal wall time and draws both
-# curves. Sync seeds run two at a time (one core each), async runs alone
+# same seeds and env-step budget; then bench/learning_table.py prints the
+# returns at equal env steps and at equal wall time, and mazero plot draws
+# both curves. Sync seeds run two at a time (one core each), async runs alone
 # (it uses both cores). Not part of `make test`: about 15 minutes idle.
 #
 #   bench/async_vs_sync.sh [ENV_STEPS] [OUT_DIR]
@@ -35,5 +35,10 @@ for s in $SEEDS; do
     "$BIN" train configs/spread_mazero_async.json seed="$s" async.num_actors="$ACTORS" log.dir="$OUT/async" $common
 done
 date -u +"finished %Y-%m-%dT%H:%M:%SZ, load average: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
-python3 "$(dirname "$0")/async_vs_sync_table.py" "$OUT" | tee "$OUT/table.md"
+table="$(dirname "$0")/learning_table.py"
+{
+    python3 "$table" sync="$OUT/sync" async="$OUT/async" --points 25000,50000,100000,150000 --throughput
+    echo
+    python3 "$table" sync="$OUT/sync" async="$OUT/async" --axis wall_time --points 30,60,90,120,150
+} | tee "$OUT/table.md"
 "$BIN" plot "$OUT/sync" "$OUT/async" --metric train_episode_return --out "$OUT/async_vs_sync.png"
