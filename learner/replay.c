@@ -107,7 +107,7 @@ void replay_add_env(replay *r, int e, const float *obs, const int32_t *actions, 
     memcpy(r->obs + s * NO, obs, (size_t)NO * sizeof(float));
     memcpy(r->act + s * c->N, actions, (size_t)c->N * sizeof(int32_t));
     memcpy(r->pol + s * NA, policy, (size_t)NA * sizeof(float));
-    r->rew[s] = reward;
+    r->rew[s] = reward + c->reward_shift;
     r->term[s] = terminated ? 1 : 0;
     r->trunc[s] = truncated && !terminated ? 1 : 0;
     r->fval[s] = r->trunc[s] ? final_value : 0.0f;

@@ -50,6 +50,7 @@ typedef struct {
     int64_t beta_steps;
     int max_batch;
     uint64_t seed;
+    float reward_shift; /* added to every stored reward (reward and value targets); returns are the env's */
 } replay_config;
 
 typedef struct replay replay;

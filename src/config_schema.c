@@ -200,6 +200,10 @@ const mz_cfg_key mz_config_schema[] = {
      "learner updates after each rollout phase (replay ratio: this x batch_size / (rollout_steps x num_envs))"},
     {"muzero.min_replay_steps", MZ_CFG_INT, OFF(muzero.min_replay_steps), 0, "1000", 1, BIG, NULL, NULL,
      "updates start once this many steps are sampleable"},
+    {"muzero.reward_shift", MZ_CFG_FLOAT, OFF(muzero.reward_shift), 0, "0", -1e6, 1e6, NULL, NULL,
+     "c added to every stored reward, so the model, its value targets and the search see r + c (returns are "
+     "reported unshifted); without terminations (simple_spread) the optimal policy is unchanged, and c near "
+     "-(mean reward) keeps the values near 0 instead of c/(1-discount)"},
     {"muzero.eval_interval_updates", MZ_CFG_INT, OFF(muzero.eval_interval_updates), 0, "500", 1, BIG, NULL, NULL,
      "learner updates between evaluations (with and without search); also one at the end"},
     {"muzero.eval_episodes", MZ_CFG_INT, OFF(muzero.eval_episodes), 0, "16", 1, 65536, NULL, NULL,

@@ -228,7 +228,7 @@ static void test_replay_contention(void **state) {
     (void)state;
     shared_replay_config c;
     memset(&c, 0, sizeof c);
-    c.replay = (replay_config){CW * CE, CN, CO, CA, CT, CK, 2, 0.9f, 0.6f, 0.4f, 1000, CB, 3};
+    c.replay = (replay_config){CW * CE, CN, CO, CA, CT, CK, 2, 0.9f, 0.6f, 0.4f, 1000, CB, 3, 0.0f};
     c.batch = CB, c.queue = 2, c.min_ready = 1;
     shared_replay *sr = shared_replay_create(&c);
     shared_replay_start_sampler(sr);

@@ -78,7 +78,7 @@ static rig make_rig_with(mz_backend *be, uint64_t seed, const target_settings *t
     rig g;
     g.m = wm_create(be, &c, err, sizeof err);
     assert_non_null(g.m);
-    replay_config rc = {E, N, O, A, 64, K, NS, 0.9f, 0.6f, 0.4f, 1000, B, seed};
+    replay_config rc = {E, N, O, A, 64, K, NS, 0.9f, 0.6f, 0.4f, 1000, B, seed, 0.0f};
     g.rb = replay_create(&rc);
     fill_fn(g.rb);
     learner_config lc = {B, {0.9f, 0.999f, 1e-8f, 1e-4f, 5.0f, 1.0f}, {3e-3f, 10, 1000, 3e-4f}};

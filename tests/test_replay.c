@@ -12,8 +12,8 @@
 /* E=1, N=1, O=1, A=2, T=8, K=2, n=3, gamma=0.5; 11 steps with reward i+1
  * and root value 10(i+1); step 2 terminates, step 6 is truncated with a
  * final value of 100. Steps 0..2 are overwritten by 8..10. */
-static replay *hand_replay(void) {
-    replay_config c = {1, 1, 1, 2, 8, 2, 3, 0.5f, 1.0f, 0.4f, 1000, 4, 1};
+static replay *hand_replay_shifted(float shift) {
+    replay_config c = {1, 1, 1, 2, 8, 2, 3, 0.5f, 1.0f, 0.4f, 1000, 4, 1, shift};
     replay *r = replay_create(&c);
     for (int i = 0; i < 11; i++) {
         float obs = (float)i, rew = (float)(i + 1), val = 10.0f * (float)(i + 1), pol[2] = {0.25f, 0.75f}, fv = 100.0f;
@@ -23,6 +23,7 @@ static replay *hand_replay(void) {
     }
     return r;
 }
+static replay *hand_replay(void) { return hand_replay_shifted(0.0f); }
 
 static void test_value_targets(void **state) {
     (void)state;
@@ -39,6 +40,18 @@ static void test_value_targets(void **state) {
     assert_float_equal(replay_value_target(r, 0, 7), 28.75f, 1e-5f);
     /* ready: 3..6 (episode ended at 6); 0..2 evicted; 7.. wait for K+n more steps */
     assert_int_equal(replay_ready(r), 4);
+    replay_destroy(r);
+}
+
+/* muzero.reward_shift c: every stored reward is r + c, so the n-step parts
+ * of the targets move by c (1 + .5 + .25) while the bootstraps (root and
+ * final values, already in the model's shifted scale) stay. */
+static void test_reward_shift(void **state) {
+    (void)state;
+    replay *r = hand_replay_shifted(2.0f);
+    assert_float_equal(replay_value_target(r, 0, 3), 16.75f + 2.0f * 1.75f, 1e-5f);
+    assert_float_equal(replay_value_target(r, 0, 6), 57.0f + 2.0f, 1e-5f);
+    assert_float_equal(replay_value_target(r, 0, 7), 28.75f + 2.0f * 1.75f, 1e-5f);
     replay_destroy(r);
 }
 
@@ -66,7 +79,7 @@ static void test_bootstrap_split(void **state) {
 
 static void test_termination_targets(void **state) {
     (void)state;
-    replay_config c = {1, 1, 1, 2, 16, 2, 3, 0.5f, 1.0f, 0.4f, 1000, 4, 1};
+    replay_config c = {1, 1, 1, 2, 16, 2, 3, 0.5f, 1.0f, 0.4f, 1000, 4, 1, 0.0f};
     replay *r = replay_create(&c);
     for (int i = 0; i < 4; i++) {
         float obs = (float)i, rew = (float)(i + 1), val = 10.0f * (float)(i + 1), pol[2] = {0.5f, 0.5f};
@@ -117,7 +130,7 @@ static void test_window_absorbing(void **state) {
 static void test_windows_stay_in_env(void **state) {
     (void)state;
     enum { E = 3, N = 2, O = 2, A = 3, T = 40, K = 3, NS = 4, B = 8 };
-    replay_config c = {E, N, O, A, T, K, NS, 0.9f, 0.6f, 0.4f, 1000, B, 5};
+    replay_config c = {E, N, O, A, T, K, NS, 0.9f, 0.6f, 0.4f, 1000, B, 5, 0.0f};
     replay *r = replay_create(&c);
     for (int i = 0; i < 100; i++) {
         float obs[E * N * O], rew[E], pol[E * N * A], val[E], fv[E];
@@ -155,7 +168,7 @@ static void test_windows_stay_in_env(void **state) {
 
 static void test_priorities(void **state) {
     (void)state;
-    replay_config c = {1, 1, 1, 2, 16, 1, 1, 0.9f, 1.0f, 0.4f, 1000000, 4, 9};
+    replay_config c = {1, 1, 1, 2, 16, 1, 1, 0.9f, 1.0f, 0.4f, 1000000, 4, 9, 0.0f};
     replay *r = replay_create(&c);
     for (int i = 0; i < 2; i++) {
         float obs = (float)i, rew = 0.0f, val = 0.0f, pol[2] = {0.5f, 0.5f};
@@ -198,7 +211,8 @@ static void test_priorities(void **state) {
 
 static int run_replay(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_value_targets),       cmocka_unit_test(test_termination_targets),
+        cmocka_unit_test(test_value_targets),       cmocka_unit_test(test_reward_shift),
+        cmocka_unit_test(test_termination_targets),
         cmocka_unit_test(test_window_absorbing),    cmocka_unit_test(test_windows_stay_in_env),
         cmocka_unit_test(test_priorities),          cmocka_unit_test(test_bootstrap_split),
     };
