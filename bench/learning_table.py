@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Learning tables for bench/RESULTS.md from `mazero train` run directories:
 for each LABEL=DIR (every metrics.jsonl under DIR is one seed), each metric's
-last value at or before each column (env steps, or seconds of wall time with
---axis wall_time), mean over seeds with the 95% confidence interval of the
+value in the row nearest each column (env steps, or seconds of wall time
+with --axis wall_time; "-" past a run's end), mean over seeds with the 95% confidence interval of the
 mean (Student t); and the throughput of each run.
 
 usage: bench/learning_table.py LABEL=DIR... [--metrics train_episode_return,eval_return_search]
@@ -30,13 +30,14 @@ def runs(root):
     return out
 
 
-def last_at(rows, key, axis, limit):
-    """The last value of key at or before axis <= limit (None if none yet)."""
-    value = None
-    for r in rows:
-        if key in r and axis in r and r[axis] <= limit:
-            value = r[key]
-    return value
+def value_at(rows, key, axis, point):
+    """key's value in the row nearest to axis = point (rows are logged every
+    few thousand steps, PPO's at multiples of its rollout); None before the
+    first row with key or more than 5% past the run's last row."""
+    have = [r for r in rows if key in r and axis in r]
+    if not have or point > 1.05 * have[-1][axis] or point < have[0][axis] - 0.05 * point:
+        return None
+    return min(have, key=lambda r: abs(r[axis] - point))[key]
 
 
 def cell(values):
@@ -63,7 +64,7 @@ def main():
     ap.add_argument("--axis", default="env_steps", choices=("env_steps", "wall_time"))
     ap.add_argument("--throughput", action="store_true")
     a = ap.parse_args()
-    groups = [(g.split("=", 1)[0], runs(g.split("=", 1)[1])) for g in a.groups]
+    groups = [(g.rsplit("=", 1)[0], runs(g.rsplit("=", 1)[1])) for g in a.groups]
     pts = [float(p) for p in a.points.split(",")]
     unit = "wall time" if a.axis == "wall_time" else "env steps"
     print(f"| run | metric | " + " | ".join(f"{label(p, a.axis)} {unit}" for p in pts) + " |")
@@ -73,7 +74,7 @@ def main():
             if not any(key in r for run in rs for r in run):
                 continue
             print(f"| {name} ({len(rs)} seeds) | {NAMES.get(key, key)} | "
-                  + " | ".join(cell([last_at(r, key, a.axis, p) for r in rs]) for p in pts) + " |")
+                  + " | ".join(cell([value_at(r, key, a.axis, p) for r in rs]) for p in pts) + " |")
     if a.throughput:
         print("\n| run | env steps | updates | wall s | env steps/s | updates/s |")
         print("|---|---|---|---|---|---|")
