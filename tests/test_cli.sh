@@ -244,12 +244,8 @@ check "... after saving actor, critic and best_actor.safetensors" \
     _ "$int_run"
 expect 0 "actor        mean return" -- eval "$int_run/checkpoints/actor.safetensors" episodes=2
 expect 0 "best_actor.safetensors" -- eval "$int_run" episodes=2
-check "... the critic holds its tensors and Adam moments (safetensors header)" python3 -c '
-import json, struct, sys
-f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loads(f.read(n))
-assert {"fc1.weight", "head.weight", "adam_m.head.weight", "adam_v.head.weight"} <= set(h), sorted(h)
-assert h["head.weight"]["shape"] == [1, 32] and len(f.read()) == max(t["data_offsets"][1] for k, t in h.items() if k != "__metadata__")
-' "$int_run/checkpoints/critic.safetensors"
+# the critic file parses (every tensor checked) and holds the critic: its head has one output, not the actor's 5
+expect 2 "tensor 'head.weight' has shape [1, 32], the model needs [5, 32]" -- eval "$int_run/checkpoints/critic.safetensors"
 # a crash (SIGKILL) keeps the last periodic checkpoint (every 2 updates)
 run_until_metrics "$ppo_dir/kill" ppo.checkpoint_interval_updates=2
 for _ in $(seq 1200); do [ -n "$(find "$ppo_dir/kill" -name critic.safetensors)" ] && break; sleep 0.1; done

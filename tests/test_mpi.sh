@@ -113,24 +113,23 @@ for _ in $(seq 50); do alive || break; sleep 0.1; done
 check "... and no rank is left running 5 s later" bash -c "! { $(declare -f alive); ranks='$ranks'; alive; }"
 
 # 5. SIGTERM to one rank: the ranks agree to stop; rank 0 saves the model
-start_job "$tmp/term" train configs/chain_mazero_sync.json device=cpu --quiet total_env_steps=100000000 log.console=quiet
-kill -TERM $(echo "$ranks" | tail -n 1)
-wait $job
-rc=$?
-check "SIGTERM to rank 1 only: the job stops with exit 143 ($rc)" [ $rc -eq 143 ] || show "$tmp/term.log"
-check "... after rank 0 saved checkpoints/model.safetensors" \
-    bash -c 'test -s "$(find "$1" -name model.safetensors)"' _ "$tmp/term"
-
-# 5b. the same for PPO: rank 0 saves the actor and critic
-start_job "$tmp/ppoterm" train configs/ippo_spread.json device=cpu threads=1 --quiet env.num_envs=8 \
-    ppo.rollout_length=16 ppo.hidden=32 total_env_steps=100000000 log.interval_steps=128 log.console=quiet \
-    ppo.checkpoint_interval_updates=0
-kill -TERM $(echo "$ranks" | tail -n 1)
-wait $job
-rc=$?
-check "SIGTERM to rank 1 of a PPO job: exit 143 ($rc)" [ $rc -eq 143 ] || show "$tmp/ppoterm.log"
-check "... after rank 0 saved checkpoints/actor.safetensors and critic.safetensors" \
-    bash -c 'test -s "$(find "$1" -name actor.safetensors)" && test -s "$(find "$1" -name critic.safetensors)"' _ "$tmp/ppoterm"
+# (sigterm_rank1 DIR "CHECKPOINTS" ARGS...: the job of ARGS, signalled once under way)
+sigterm_rank1() {
+    local dir=$1 files=$2
+    shift 2
+    start_job "$dir" "$@"
+    kill -TERM $(echo "$ranks" | tail -n 1)
+    wait $job
+    local rc=$?
+    check "SIGTERM to rank 1 only ($2): the job stops with exit 143 ($rc)" [ $rc -eq 143 ] || show "$dir.log"
+    check "... after rank 0 saved checkpoints/{$files}" \
+        bash -c 'for f in $2; do test -s "$(find "$1" -name "$f")" || exit 1; done' _ "$dir" "$files"
+}
+sigterm_rank1 "$tmp/term" "model.safetensors" train configs/chain_mazero_sync.json device=cpu --quiet \
+    total_env_steps=100000000 log.console=quiet
+sigterm_rank1 "$tmp/ppoterm" "actor.safetensors critic.safetensors" train configs/ippo_spread.json device=cpu \
+    threads=1 --quiet env.num_envs=8 ppo.rollout_length=16 ppo.hidden=32 total_env_steps=100000000 \
+    log.interval_steps=128 log.console=quiet ppo.checkpoint_interval_updates=0
 
 # 6. mpirun -np 1 is the single-process run (no MPI job, exits 0)
 timeout $limit mpirun -np 1 "$mazero" train configs/chain_mazero_sync.json device=cpu --quiet total_env_steps=96 \

@@ -5,7 +5,8 @@
  * vs emulated CUDA within a tolerance), and learning: IPPO and MAPPO reach
  * the chain task's optimum for 3 seeds. The trainer's checkpoints: saved on
  * SIGINT and loadable; the best actor replays the absolute metric through
- * the final evaluation `mazero eval` runs. */
+ * the final evaluation `mazero eval` runs; evaluation on CPU vs emulated
+ * CUDA, repeatable, with its render frames. */
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -532,6 +533,61 @@ static void test_bad_minibatches(void **state) {
 
 /* ---- checkpoints and the final evaluation ------------------------------ */
 
+static void count_frame(void *ctx, const mz_env_params *p, const void *state) {
+    (void)p, (void)state;
+    (*(int *)ctx)++;
+}
+
+/* The final evaluation's episodes on one backend: the returns of 6 sampled
+ * LBF episodes (two rounds of 4 evaluation envs), the win rate and the
+ * frames of env 0's first episode; a second evaluation with the same seed
+ * plays the same episodes (it does not depend on the ones before). */
+static void evaluate_on(mz_backend *be, bool recurrent, double returns[6], float *win, int *frames) {
+    mz_vecenv *env = make_env(be, "lbf", "2s-8x8-2p-2f-coop", 4, 5);
+    mz_vecenv *ev = make_env(be, "lbf", "2s-8x8-2p-2f-coop", 4, 77);
+    mz_ppo_config cfg;
+    mz_ppo_config_default(&cfg);
+    cfg.recurrent = recurrent;
+    cfg.rollout_length = 8;
+    cfg.hidden = 16;
+    cfg.eval_envs = 4;
+    cfg.seed = 5;
+    mz_ppo p;
+    char err[256];
+    MZ_CHECK(mz_ppo_init(&p, env, &cfg, err, sizeof err) == 0, "%s", err);
+    mz_ppo_rollout(&p);
+    mz_ppo_update(&p, NULL);
+    *frames = 0;
+    p.eval_frame = count_frame;
+    p.eval_frame_ctx = frames;
+    mz_ppo_evaluate(&p, ev, 6, false, 11, returns, win, NULL);
+    p.eval_frame = NULL;
+    double again[6];
+    mz_ppo_evaluate(&p, ev, 6, false, 11, again, NULL, NULL);
+    for (int i = 0; i < 6; i++) assert_true(again[i] == returns[i]);
+    mz_ppo_free(&p);
+    mz_vecenv_destroy(ev);
+    mz_vecenv_destroy(env);
+}
+
+static void test_evaluate_cpu_vs_emu(void **state) {
+    (void)state;
+    for (int recurrent = 0; recurrent < 2; recurrent++) {
+        double cpu[6], emu[6];
+        float cpu_win, emu_win;
+        int cpu_frames, emu_frames;
+        evaluate_on(test_cpu_backend(), recurrent, cpu, &cpu_win, &cpu_frames);
+        evaluate_on(test_emu_backend(), recurrent, emu, &emu_win, &emu_frames);
+        float a[6], b[6];
+        for (int i = 0; i < 6; i++) a[i] = (float)cpu[i], b[i] = (float)emu[i];
+        assert_close(a, b, 6, 1e-5, 0.0, recurrent ? "rec evaluation returns, CPU vs emulated CUDA"
+                                                   : "evaluation returns, CPU vs emulated CUDA");
+        assert_true(cpu_win == emu_win);
+        assert_int_equal(cpu_frames, emu_frames);
+        assert_true(cpu_frames > 0 && cpu_frames <= 100); /* one episode: LBF's limit is 100 steps */
+    }
+}
+
 /* A tiny run on the chain task, its run directory under root. */
 static void load_chain_run(mz_config *cfg, const char *root, const char *algo, const char *total_steps,
                            const char *evaluations, const char *ckpt_every) {
@@ -655,7 +711,7 @@ static int run_group(void) {
         cmocka_unit_test(test_team_reward),      cmocka_unit_test(test_mlp_gradients),
         cmocka_unit_test(test_rec_ippo_learns_chain), cmocka_unit_test(test_rec_mlp_gradients),
         cmocka_unit_test(test_rec_minibatches), cmocka_unit_test(test_eval_replays_absolute_metric),
-        cmocka_unit_test(test_sigint_saves_checkpoints),
+        cmocka_unit_test(test_sigint_saves_checkpoints), cmocka_unit_test(test_evaluate_cpu_vs_emu),
     };
     return MZ_RUN_GROUP("ppo", tests);
 }
