@@ -221,7 +221,10 @@ expect 2 "episodes: expected an integer in [1, 65536], got '0'" -- eval "$ippo_r
 mkdir -p "$ppo_dir/bare/checkpoints" && cp "$ippo_run/config.json" "$ppo_dir/bare/"
 expect 2 "no checkpoint $ppo_dir/bare/checkpoints/actor.safetensors" -- eval "$ppo_dir/bare"
 # Ctrl-C mid-run (no periodic checkpoint): exit 130 with loadable actor, critic and best actor
-run_until_metrics() { # DIR ARGS...: a PPO run in the background (pid in $train_pid) until its first metrics row
+# DIR ARGS...: a PPO run under timeout in the background until its first metrics row; $train_pid is
+# the timeout, $mazero_pid mazero itself (signal it, not the timeout, which would also signal its
+# process group: a second SIGINT kills mazero before it has saved)
+run_until_metrics() {
     local dir=$1
     shift
     timeout 300 "$mazero" train configs/ippo_spread.json device=cpu threads=1 --quiet env.num_envs=4 \
@@ -232,9 +235,10 @@ run_until_metrics() { # DIR ARGS...: a PPO run in the background (pid in $train_
         [ -n "$(find "$dir" -name metrics.jsonl -size +0 2>/dev/null)" ] || ! kill -0 $train_pid 2>/dev/null && break
         sleep 0.1
     done
+    mazero_pid=$(pgrep -P "$train_pid")
 }
 run_until_metrics "$ppo_dir/int" ppo.num_evaluation=1000000 ppo.eval_episodes=4 ppo.checkpoint_interval_updates=0
-kill -INT "$train_pid"
+kill -INT "$mazero_pid"
 wait "$train_pid"
 rc=$?
 check "PPO train stopped by SIGINT exits 130 ($rc)" [ "$rc" -eq 130 ]
@@ -249,7 +253,7 @@ expect 2 "tensor 'head.weight' has shape [1, 32], the model needs [5, 32]" -- ev
 # a crash (SIGKILL) keeps the last periodic checkpoint (every 2 updates)
 run_until_metrics "$ppo_dir/kill" ppo.checkpoint_interval_updates=2
 for _ in $(seq 1200); do [ -n "$(find "$ppo_dir/kill" -name critic.safetensors)" ] && break; sleep 0.1; done
-kill -KILL "$(pgrep -P "$train_pid")" # mazero itself, not the timeout around it
+kill -KILL "$mazero_pid"
 wait "$train_pid" 2>/dev/null
 expect 0 "actor        mean return" -- eval "$(ls -d "$ppo_dir"/kill/ippo/*/*/)checkpoints/actor.safetensors" episodes=2
 check "... saved at an even update" grep -qE "actor.safetensors \([0-9]*[02468] updates\)" "$out"
