@@ -1,42 +1,22 @@
 /* `mazero eval RUN_DIR|CHECKPOINT` for algo=mazero: the sync loop's greedy
  * (or, with muzero.eval_greedy=false, sampled) evaluation (actors/sync.h) with search and with the prior alone, on a
- * model loaded from a checkpoint; optionally one episode as a GIF drawn by
- * the environment renderers (envs/render.h). */
+ * model loaded from a checkpoint; optionally one episode as a GIF
+ * (actors/eval_output.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/eval_output.h"
 #include "actors/mazero_train.h"
-#include "envs/render.h"
+#include "envs/env_bodies.h"
 #include "src/nn/checkpoint.h"
 #include "src/check.h"
 #include "src/stats.h"
 
-typedef struct {
-    mz_env_canvas *canvas;
-    const char *path;
-    int failed;
-    char err[512];
-} gif_writer;
-
-static void add_frame(void *ctx, const mz_env_params *p, const void *state) {
-    gif_writer *g = ctx;
-    (void)p;
-    if (g->failed) return;
-    mz_env_canvas_draw(g->canvas, state);
-    g->failed = mz_env_canvas_add_gif_frame(g->canvas, g->path, 20, g->err, sizeof g->err) != 0;
-}
-
-/* One line: mean ± 95% CI over n episodes, and the win rate when the env has one. */
-static void report(const char *how, const double *returns, const double *won, int n, int has_win) {
-    double mean, half, win, unused;
-    mz_mean_ci95(returns, n, &mean, &half);
-    printf("%-12s mean return %.4f ± %.4f (95%% CI, %d episodes)", how, mean, half, n);
-    if (has_win) {
-        mz_mean_ci95(won, n, &win, &unused);
-        printf(", win rate %.3f", win);
-    }
-    printf("\n");
+static double mean_of(const double *x, int n) {
+    double mean, unused;
+    mz_mean_ci95(x, n, &mean, &unused);
+    return mean;
 }
 
 int mz_mazero_eval(const mz_config *cfg, mz_backend *be, const char *what, const char *gif_path) {
@@ -55,37 +35,21 @@ int mz_mazero_eval(const mz_config *cfg, mz_backend *be, const char *what, const
         sync_destroy(s);
         return MZ_EXIT_USAGE;
     }
-    gif_writer gif = {NULL, gif_path, 0, ""};
-    if (gif_path) {
-        gif.canvas = mz_env_canvas_create(&sc.env, gif.err, sizeof gif.err);
-        if (!gif.canvas) {
-            fprintf(stderr, "mazero eval: render=gif: %s\n", gif.err);
-            sync_destroy(s);
-            return MZ_EXIT_USAGE;
-        }
+    mz_eval_gif gif;
+    if (gif_path && mz_eval_gif_open(&gif, &sc.env, gif_path) != 0) {
+        sync_destroy(s);
+        return MZ_EXIT_USAGE;
     }
     int n = sc.eval_envs;
-    /* the envs with a success flag (envs/env_bodies.h env_won): LBF (all
-     * food eaten) and the chain (everyone at the goal) */
-    int has_win = sc.env.kind == MZ_ENV_LBF || sc.env.kind == MZ_ENV_CHAIN;
+    int has_win = env_defines_win(&sc.env);
     double *returns = mz_calloc((size_t)n, sizeof *returns), *won = mz_calloc((size_t)n, sizeof *won);
     printf("mazero eval: %s (%lld updates), %s %s, %d %s episodes each way\n", model, (long long)step,
            cfg->env.name, cfg->env.scenario, n, sc.eval_sample ? "sampled" : "greedy");
-    sync_evaluate_episodes(s, 1, returns, won, gif_path ? add_frame : NULL, &gif);
-    report("with search", returns, won, n, has_win);
+    sync_evaluate_episodes(s, 1, returns, won, gif_path ? mz_eval_gif_frame : NULL, &gif);
+    mz_eval_report("with search", returns, n, has_win, mean_of(won, n));
     sync_evaluate_episodes(s, 0, returns, won, NULL, NULL);
-    report("prior only", returns, won, n, has_win);
-    rc = 0;
-    if (gif_path) {
-        if (!gif.failed && mz_env_canvas_close_gif(gif.canvas, gif.err, sizeof gif.err) != 0) gif.failed = 1;
-        if (gif.failed) {
-            fprintf(stderr, "mazero eval: render=gif: %s\n", gif.err);
-            rc = MZ_EXIT_RUNTIME;
-        } else {
-            printf("wrote %s (one episode with search)\n", gif_path);
-        }
-        mz_env_canvas_destroy(gif.canvas);
-    }
+    mz_eval_report("prior only", returns, n, has_win, mean_of(won, n));
+    rc = gif_path ? mz_eval_gif_close(&gif, "one episode with search") : 0;
     free(returns);
     free(won);
     sync_destroy(s);

@@ -532,12 +532,27 @@ float mz_ppo_evaluate(mz_ppo *p, mz_vecenv *ev, int episodes, bool greedy, uint6
     double s[3] = {0, 0, 0};
     int taken = 0;
     uint64_t base_seed = ev->params.seed;
+    void *frame_state = p->eval_frame ? mz_calloc(1, (size_t)ev->params.state_bytes) : NULL;
     for (int loop = 0; taken < episodes; loop++) {
         ev->params.seed = base_seed + (uint64_t)loop * 0x9E3779B97F4A7C15ull + seed;
+        /* episode counters from 0 (they seed each reset): an evaluation
+         * depends on the actor and the seed alone, not on the evaluations
+         * before it, so `mazero eval` replays the absolute metric */
+        be->zero(be, ev->buf.states, (size_t)E * (size_t)ev->params.state_bytes);
         mz_vecenv_reset(ev);
         be->zero(be, p->eval_acc, (size_t)E * 4 * sizeof(float));
         if (p->cfg.recurrent) be->zero(be, p->eval_keep, (size_t)EN * sizeof(float)); /* zero state at the start */
+        bool framing = frame_state && loop == 0; /* env 0's first episode */
         for (int t = 0; t < ev->params.max_steps; t++) {
+            if (framing) {
+                float finished;
+                be->copy_d2h(be, &finished, p->eval_acc + 3, sizeof finished);
+                framing = finished < 1.0f;
+                if (framing) {
+                    mz_vecenv_get_state(ev, 0, frame_state);
+                    p->eval_frame(p->eval_frame_ctx, &ev->params, frame_state);
+                }
+            }
             mz_ppo_input(be, p->eval_in, ev->buf.obs, EN, N, p->O, p->cfg.add_agent_id, 0, 0, 0);
             mz_ppo_mlp_forward_seq(&p->actor, p->eval_in, 1, (int)EN, p->eval_h, p->eval_keep);
             if (p->cfg.recurrent) be->copy_d2d(be, p->eval_h, p->actor.hs, (size_t)EN * p->cfg.hidden * sizeof(float));
@@ -561,6 +576,7 @@ float mz_ppo_evaluate(mz_ppo *p, mz_vecenv *ev, int episodes, bool greedy, uint6
         MZ_CHECK(loop < 1000000, "ppo: evaluation finished no episode");
     }
     ev->params.seed = base_seed;
+    free(frame_state);
     if (win_rate) *win_rate = (float)(s[2] / taken);
     if (mean_length) *mean_length = (float)(s[1] / taken);
     return (float)(s[0] / taken);

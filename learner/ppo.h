@@ -105,6 +105,8 @@ typedef struct {
     float lr;
 } mz_ppo_update_stats;
 
+typedef void (*mz_ppo_frame_fn)(void *ctx, const mz_env_params *p, const void *state);
+
 typedef struct {
     mz_backend *be;
     mz_ppo_config cfg;
@@ -140,6 +142,10 @@ typedef struct {
     float *mb_h_actor, *mb_h_critic, *mb_keep, *env_keys, *eval_h, *eval_keep;
     int32_t *env_perm, *seq_perm;
     int64_t updates, env_steps, action_draws;
+    /* mz_ppo_evaluate calls eval_frame (when set) with evaluation env 0's
+     * state (host bytes) before each step of its first episode: render */
+    mz_ppo_frame_fn eval_frame;
+    void *eval_frame_ctx;
 } mz_ppo;
 
 /* Sizes every buffer for `env` (reset here). Returns 0, or 2 with a message
@@ -165,9 +171,44 @@ void mz_ppo_episodes(mz_ppo *p, float *mean_return, float *mean_length, float *w
 float mz_ppo_evaluate(mz_ppo *p, mz_vecenv *ev, int episodes, bool greedy, uint64_t seed, double *returns,
                       float *win_rate, float *mean_length);
 
+/* A run as `mazero train` builds it from a config (learner/ppo_train.c),
+ * shared with `mazero eval` so that both play the same environments with
+ * the same actor. */
+typedef struct {
+    mz_env_params env_params; /* the training envs' */
+    mz_vecenv *env;           /* env.num_envs training envs */
+    mz_vecenv *eval_env;      /* min(ppo.eval_episodes, env.num_envs) evaluation envs, their own seed */
+    mz_ppo ppo;
+    int64_t num_updates, per_update, eval_every;
+    bool eval_greedy; /* ppo.eval_greedy */
+    uint64_t seed;
+} mz_ppo_run;
+
+/* 0, or 2 with a reason naming the key at fault. */
+int mz_ppo_run_create(mz_ppo_run *r, const mz_config *cfg, mz_backend *be, char *err, size_t err_len);
+void mz_ppo_run_destroy(mz_ppo_run *r);
+/* The final evaluation (the absolute metric's, and `mazero eval`'s): the
+ * current actor over `episodes` episodes on the evaluation envs with a
+ * fixed seed; as mz_ppo_evaluate. */
+float mz_ppo_run_final_evaluation(mz_ppo_run *r, int episodes, double *returns, float *win_rate);
+
 /* `mazero train` for algo=ippo|mappo|rec_ippo|rec_mappo: the config's env and ppo.* keys,
- * periodic evaluation, the absolute metric, everything through src/runlog.h.
- * Returns the process exit code. */
+ * periodic evaluation, the absolute metric, everything through src/runlog.h;
+ * checkpoints every ppo.checkpoint_interval_updates, at the end and on
+ * SIGINT/SIGTERM (then exit 128 + signal). Returns the process exit code. */
 int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line);
+
+/* actors/ppo_eval.c. The actor checkpoint of a PPO run directory (its
+ * config.json names algo ippo|mappo|rec_ippo|rec_mappo):
+ * checkpoints/best_actor.safetensors, else actor.safetensors, into actor
+ * and the run directory into run_dir (len bytes each). 0; 2 with a reason
+ * in err when neither exists; -1 when arg is not a PPO run directory. */
+int mz_ppo_run_paths(const char *arg, char *actor, char *run_dir, size_t len, char *err, size_t err_len);
+/* `mazero eval` for the PPO algos: loads the actor of actor_path into the
+ * run cfg describes, plays `episodes` episodes (0: ppo.eval_episodes) as
+ * the absolute metric does, prints the mean return with its 95% CI and the
+ * win rate where the env defines one, and writes evaluation env 0's first
+ * episode as a GIF when gif_path is not NULL. Returns the exit status. */
+int mz_ppo_eval(const mz_config *cfg, mz_backend *be, const char *actor_path, int episodes, const char *gif_path);
 
 #endif

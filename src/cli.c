@@ -175,8 +175,7 @@ static int cmd_train_data_parallel(mz_config *cfg, mz_backend *be, const char *c
         fflush(stdout);
     }
     cfg->seed = (int64_t)mz_rng_rank_seed((uint64_t)cfg->seed, rank);
-    int rc = cfg->algo == MZ_ALGO_IPPO || cfg->algo == MZ_ALGO_MAPPO ? mz_ppo_train(cfg, be, chosen)
-                                                                     : mz_mazero_train(cfg, be, chosen);
+    int rc = cfg->algo != MZ_ALGO_MAZERO ? mz_ppo_train(cfg, be, chosen) : mz_mazero_train(cfg, be, chosen);
     /* a stop every rank agreed on (a signal): none exits, which would end the
      * job, before rank 0 has saved */
     if (rc > 128) (void)mz_dist_any(false);
@@ -272,9 +271,23 @@ static int cmd_eval(int argc, char **argv) {
         return MZ_EXIT_USAGE;
     }
     const char *episodes = take_argument(&a, "episodes"), *render = take_argument(&a, "render");
+    const char *greedy = take_argument(&a, "greedy");
     char model[1024], state[1024], run_dir[1024], err[4096], gif[1100];
-    if (mz_mazero_run_paths(a.config_path, model, state, run_dir, sizeof model, err, sizeof err) != 0) {
+    /* a PPO run directory names its actor; anything else is MuZero's */
+    rc = mz_ppo_run_paths(a.config_path, model, run_dir, sizeof model, err, sizeof err);
+    if (rc < 0) rc = mz_mazero_run_paths(a.config_path, model, state, run_dir, sizeof model, err, sizeof err);
+    if (rc != 0) {
         fprintf(stderr, "mazero eval: %s\n", err);
+        return MZ_EXIT_USAGE;
+    }
+    if (greedy && strcmp(greedy, "true") != 0 && strcmp(greedy, "false") != 0) {
+        fprintf(stderr, "mazero eval: greedy: expected true or false, got '%s'\n", greedy);
+        return MZ_EXIT_USAGE;
+    }
+    char *end = NULL;
+    long n_episodes = episodes ? strtol(episodes, &end, 10) : 0;
+    if (episodes && (end == episodes || *end || n_episodes < 1 || n_episodes > 65536)) {
+        fprintf(stderr, "mazero eval: episodes: expected an integer in [1, 65536], got '%s'\n", episodes);
         return MZ_EXIT_USAGE;
     }
     if (render && strcmp(render, "gif") != 0 && !strstr(render, ".gif")) {
@@ -289,13 +302,19 @@ static int cmd_eval(int argc, char **argv) {
         return MZ_EXIT_USAGE;
     }
     const char *text = mz_st_meta(&f, "config");
-    char episodes_override[64];
-    char **overrides = mz_calloc((size_t)a.n_overrides + 1, sizeof *overrides);
+    char episodes_override[64], greedy_overrides[2][64];
+    char **overrides = mz_calloc((size_t)a.n_overrides + 3, sizeof *overrides);
     memcpy(overrides, a.overrides, (size_t)a.n_overrides * sizeof *overrides);
     int n_overrides = a.n_overrides;
-    if (episodes) {
+    if (episodes) { /* PPO takes the count as an argument: its evaluation envs stay the run's */
         snprintf(episodes_override, sizeof episodes_override, "muzero.eval_episodes=%s", episodes);
         overrides[n_overrides++] = episodes_override;
+    }
+    if (greedy) { /* either algorithm's evaluation setting */
+        snprintf(greedy_overrides[0], sizeof greedy_overrides[0], "muzero.eval_greedy=%.40s", greedy);
+        snprintf(greedy_overrides[1], sizeof greedy_overrides[1], "ppo.eval_greedy=%.40s", greedy);
+        overrides[n_overrides++] = greedy_overrides[0];
+        overrides[n_overrides++] = greedy_overrides[1];
     }
     mz_config cfg;
     rc = text ? mz_config_load_text(&cfg, model, text, strlen(text), n_overrides, overrides, err, sizeof err) : 2;
@@ -303,11 +322,6 @@ static int cmd_eval(int argc, char **argv) {
     mz_st_free(&f);
     free(overrides);
     if ((rc = check_loaded_config(&cfg, rc, err, sizeof err)) >= 0) return rc;
-    if (cfg.algo != MZ_ALGO_MAZERO) {
-        fprintf(stderr, "mazero eval: algo=%s evaluation is not built yet (PPO runs report their absolute metric)\n",
-                mz_config_enum_name("algo", cfg.algo));
-        return MZ_EXIT_RUNTIME;
-    }
     mz_backend *be = NULL;
     char chosen[512];
     if ((rc = mz_backend_open(cfg.device, (int)cfg.threads, &be, chosen, sizeof chosen, err, sizeof err)) != 0) {
@@ -315,7 +329,8 @@ static int cmd_eval(int argc, char **argv) {
         return rc;
     }
     printf("mazero eval: device %s\n", chosen);
-    rc = mz_mazero_eval(&cfg, be, a.config_path, render ? gif : NULL);
+    if (cfg.algo != MZ_ALGO_MAZERO) rc = mz_ppo_eval(&cfg, be, model, (int)n_episodes, render ? gif : NULL);
+    else rc = mz_mazero_eval(&cfg, be, a.config_path, render ? gif : NULL);
     be->destroy(be);
     return rc;
 }
@@ -643,13 +658,21 @@ static const command commands[] = {
      "example: mazero train configs/default.json device=cpu seed=3\n",
      cmd_train_or_eval},
     {"eval", "evaluate a checkpoint",
-     "usage: mazero eval RUN_DIR|CHECKPOINT [episodes=N] [render=gif|FILE.gif] [key=value ...]\n"
+     "usage: mazero eval RUN_DIR|CHECKPOINT [episodes=N] [greedy=true|false] [render=gif|FILE.gif]\n"
+     "                  [key=value ...]\n"
      "\n"
-     "algo=mazero: loads the checkpoint (RUN_DIR: checkpoints/model.safetensors)\n"
-     "with the config saved in it (then the overrides), plays N greedy episodes\n"
-     "with search and N with the prior alone, and prints each mean return with\n"
-     "its 95% confidence interval and the win rate where the env defines one.\n"
-     "render=gif writes one episode with search to RUN_DIR/eval.gif.\n",
+     "Loads the checkpoint with the config saved in it (then the overrides) and\n"
+     "prints each mean return with its 95% confidence interval and the win rate\n"
+     "where the env defines one.\n"
+     "algo=mazero: RUN_DIR means checkpoints/model.safetensors; plays N episodes\n"
+     "  (default muzero.eval_episodes) with search and N with the prior alone.\n"
+     "algo=ippo|mappo|rec_ippo|rec_mappo: RUN_DIR means checkpoints/best_actor.safetensors,\n"
+     "  else actor.safetensors; plays N episodes (default ppo.eval_episodes) as the\n"
+     "  run's absolute metric does (same envs and seed: episodes=ppo.absolute_episodes\n"
+     "  on best_actor reproduces it).\n"
+     "greedy=false samples actions (greedy=true the argmax); default: the run's\n"
+     "muzero.eval_greedy or ppo.eval_greedy.\n"
+     "render=gif writes one evaluation episode (MuZero: with search) to RUN_DIR/eval.gif.\n",
      cmd_eval},
     {"bench", "benchmarks: backend, env, nn, mcts, ppo",
      "usage: mazero bench backend|env|nn|mcts|ppo [key=value ...] [--json PATH] [--peers PATH]\n"

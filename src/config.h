@@ -88,6 +88,7 @@ typedef struct {
         int64_t eval_episodes;
         int64_t absolute_episodes;
         bool eval_greedy;
+        int64_t checkpoint_interval_updates;
     } ppo;
     struct { /* algo=mazero (worldmodel/, learner/, actors/sync.h) */
         int64_t hidden, mlp_width, head_width, projection, support;

@@ -139,6 +139,9 @@ const mz_cfg_key mz_config_schema[] = {
      "episodes of the final absolute metric (best evaluated parameters); 0 = none"},
     {"ppo.eval_greedy", MZ_CFG_BOOL, OFF(ppo.eval_greedy), 0, "false", 0, 0, NULL, NULL,
      "evaluate with the argmax action instead of a sample"},
+    {"ppo.checkpoint_interval_updates", MZ_CFG_INT, OFF(ppo.checkpoint_interval_updates), 0, "100", 0, BIG, NULL,
+     NULL, "rewrite checkpoints/actor, critic and best_actor.safetensors every N updates (0: only at the end or on "
+     "Ctrl-C/SIGTERM)"},
     {"muzero.hidden", MZ_CFG_INT, OFF(muzero.hidden), 0, "64", 1, 4096, NULL, NULL,
      "algo=mazero: hidden state width H per agent"},
     {"muzero.mlp_width", MZ_CFG_INT, OFF(muzero.mlp_width), 0, "128", 1, 65536, NULL, NULL,

@@ -204,6 +204,59 @@ check "ppo runs wrote actor, critic and best-actor checkpoints" \
 check "ppo metrics.jsonl has losses" grep -q '"actor_loss"' "$ppo_dir"/ippo/mpe_simple_spread-3ag/*/metrics.jsonl
 expect 2 "ppo.minibatches=3 does not divide" -- train configs/ippo_spread.json device=cpu --quiet \
     ppo.minibatches=3 env.num_envs=4 ppo.rollout_length=16 "log.dir=$ppo_dir"
+# mazero eval of a PPO run: the best actor replays the run's absolute metric (8 episodes), feed-forward
+# and recurrent (the GRU state carried through each episode); win rate where the env has one
+for algo in ippo rec_ippo; do
+    run=$(ls -d "$ppo_dir"/$algo/mpe_simple_spread-3ag/*/)
+    absolute=$(sed -n 's/.*absolute metric: \(mean return [^(]*\)(95% CI).*/\1/p' "$run/console.log")
+    expect 0 "actor        $absolute(95% CI, 8 episodes)" -- eval "$run" episodes=8 device=cpu
+done
+ippo_run=$(ls -d "$ppo_dir"/ippo/mpe_simple_spread-3ag/*/)
+expect 0 "best_actor.safetensors" -- eval "$ippo_run"
+expect 0 ", win rate " -- eval "$(ls -d "$ppo_dir"/ippo/lbf-*/*/)" episodes=4 greedy=true
+expect 0 "3 greedy episodes" -- eval "$ippo_run/checkpoints/actor.safetensors" episodes=3 greedy=true render=gif
+check "mazero eval render=gif of a PPO run wrote an episode GIF" bash -c 'head -c 6 "$1/eval.gif" | grep -q GIF8' _ "$ippo_run"
+expect 2 "greedy: expected true or false, got 'maybe'" -- eval "$ippo_run" greedy=maybe
+expect 2 "episodes: expected an integer in [1, 65536], got '0'" -- eval "$ippo_run" episodes=0
+mkdir -p "$ppo_dir/bare/checkpoints" && cp "$ippo_run/config.json" "$ppo_dir/bare/"
+expect 2 "no checkpoint $ppo_dir/bare/checkpoints/actor.safetensors" -- eval "$ppo_dir/bare"
+# Ctrl-C mid-run (no periodic checkpoint): exit 130 with loadable actor, critic and best actor
+# DIR ARGS...: a PPO run under timeout in the background until its first metrics row; $train_pid is
+# the timeout, $mazero_pid mazero itself (signal it, not the timeout, which would also signal its
+# process group: a second SIGINT kills mazero before it has saved)
+run_until_metrics() {
+    local dir=$1
+    shift
+    timeout 300 "$mazero" train configs/ippo_spread.json device=cpu threads=1 --quiet env.num_envs=4 \
+        ppo.rollout_length=16 ppo.hidden=32 total_env_steps=100000000 log.interval_steps=64 log.console=quiet \
+        "log.dir=$dir" "$@" >"$out" 2>"$err" </dev/null &
+    train_pid=$!
+    for _ in $(seq 1200); do # 2 minutes on a loaded machine
+        [ -n "$(find "$dir" -name metrics.jsonl -size +0 2>/dev/null)" ] || ! kill -0 $train_pid 2>/dev/null && break
+        sleep 0.1
+    done
+    mazero_pid=$(pgrep -P "$train_pid")
+}
+run_until_metrics "$ppo_dir/int" ppo.num_evaluation=1000000 ppo.eval_episodes=4 ppo.checkpoint_interval_updates=0
+kill -INT "$mazero_pid"
+wait "$train_pid"
+rc=$?
+check "PPO train stopped by SIGINT exits 130 ($rc)" [ "$rc" -eq 130 ]
+int_run=$(ls -d "$ppo_dir"/int/ippo/*/*/)
+check "... after saving actor, critic and best_actor.safetensors" \
+    bash -c 'cd "$1/checkpoints" && test -s actor.safetensors && test -s critic.safetensors && test -s best_actor.safetensors' \
+    _ "$int_run"
+expect 0 "actor        mean return" -- eval "$int_run/checkpoints/actor.safetensors" episodes=2
+expect 0 "best_actor.safetensors" -- eval "$int_run" episodes=2
+# the critic file parses (every tensor checked) and holds the critic: its head has one output, not the actor's 5
+expect 2 "tensor 'head.weight' has shape [1, 32], the model needs [5, 32]" -- eval "$int_run/checkpoints/critic.safetensors"
+# a crash (SIGKILL) keeps the last periodic checkpoint (every 2 updates)
+run_until_metrics "$ppo_dir/kill" ppo.checkpoint_interval_updates=2
+for _ in $(seq 1200); do [ -n "$(find "$ppo_dir/kill" -name critic.safetensors)" ] && break; sleep 0.1; done
+kill -KILL "$mazero_pid"
+wait "$train_pid" 2>/dev/null
+expect 0 "actor        mean return" -- eval "$(ls -d "$ppo_dir"/kill/ippo/*/*/)checkpoints/actor.safetensors" episodes=2
+check "... saved at an even update" grep -qE "actor.safetensors \([0-9]*[02468] updates\)" "$out"
 rm -rf "$ppo_dir"
 
 # the resolved config is itself a valid config that resolves to the same

@@ -3,7 +3,8 @@
 # collectives (tests/mpi/dist_check.c, CPU and emulated CUDA/NCCL), PPO and
 # sync MuZero trained by 2 ranks with bitwise identical parameters and one
 # run directory, a rank killed or a rank signalled ending the job (bounded
-# by a timeout), a config error ending it at once.
+# by a timeout; MuZero and PPO save on the signal), a config error ending it
+# at once.
 # usage: tests/test_mpi.sh MAZERO_BINARY_WITH_MPI DIST_CHECK_BINARY   (from the repository root)
 set -u
 mazero=$1
@@ -65,6 +66,13 @@ check "... marl-eval holds both ranks' evaluation episodes (2 x 8 absolute)" \
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=list(d.values())[0]; s=list(s.values())[0]; s=list(s.values())[0]; s=list(s.values())[0]; assert len(s["absolute_metrics"]["mean_episode_return"])==16' \
     "$(find "$tmp/ppo" -name metrics.json)"
 
+# 2b. recurrent PPO is PPO under mpirun too
+timeout $limit "${mpirun[@]}" "$mazero" "${ppo_args[@]/ippo_spread/rec_ippo_spread}" "log.dir=$tmp/rec" >"$tmp/rec.log" 2>&1
+rc=$?
+check "mpirun -np 2 mazero train configs/rec_ippo_spread.json exits 0 ($rc)" [ $rc -eq 0 ] || show "$tmp/rec.log"
+check "... trains rec_ippo (actor parameters identical on both ranks, a best actor)" bash -c \
+    "$(declare -f identical); identical '$tmp/rec.log' actor && [ -n \"\$(find '$tmp/rec' -path '*rec_ippo*' -name best_actor.safetensors)\" ]"
+
 # 3. sync MuZero, the chain config, 2 ranks
 timeout $limit "${mpirun[@]}" "$mazero" train configs/chain_mazero_sync.json device=cpu --quiet total_env_steps=480 \
     log.console=plain "log.dir=$tmp/mz" >"$tmp/mz.log" 2>&1
@@ -105,13 +113,23 @@ for _ in $(seq 50); do alive || break; sleep 0.1; done
 check "... and no rank is left running 5 s later" bash -c "! { $(declare -f alive); ranks='$ranks'; alive; }"
 
 # 5. SIGTERM to one rank: the ranks agree to stop; rank 0 saves the model
-start_job "$tmp/term" train configs/chain_mazero_sync.json device=cpu --quiet total_env_steps=100000000 log.console=quiet
-kill -TERM $(echo "$ranks" | tail -n 1)
-wait $job
-rc=$?
-check "SIGTERM to rank 1 only: the job stops with exit 143 ($rc)" [ $rc -eq 143 ] || show "$tmp/term.log"
-check "... after rank 0 saved checkpoints/model.safetensors" \
-    bash -c 'test -s "$(find "$1" -name model.safetensors)"' _ "$tmp/term"
+# (sigterm_rank1 DIR "CHECKPOINTS" ARGS...: the job of ARGS, signalled once under way)
+sigterm_rank1() {
+    local dir=$1 files=$2
+    shift 2
+    start_job "$dir" "$@"
+    kill -TERM $(echo "$ranks" | tail -n 1)
+    wait $job
+    local rc=$?
+    check "SIGTERM to rank 1 only ($2): the job stops with exit 143 ($rc)" [ $rc -eq 143 ] || show "$dir.log"
+    check "... after rank 0 saved checkpoints/{$files}" \
+        bash -c 'for f in $2; do test -s "$(find "$1" -name "$f")" || exit 1; done' _ "$dir" "$files"
+}
+sigterm_rank1 "$tmp/term" "model.safetensors" train configs/chain_mazero_sync.json device=cpu --quiet \
+    total_env_steps=100000000 log.console=quiet
+sigterm_rank1 "$tmp/ppoterm" "actor.safetensors critic.safetensors" train configs/ippo_spread.json device=cpu \
+    threads=1 --quiet env.num_envs=8 ppo.rollout_length=16 ppo.hidden=32 total_env_steps=100000000 \
+    log.interval_steps=128 log.console=quiet ppo.checkpoint_interval_updates=0
 
 # 6. mpirun -np 1 is the single-process run (no MPI job, exits 0)
 timeout $limit mpirun -np 1 "$mazero" train configs/chain_mazero_sync.json device=cpu --quiet total_env_steps=96 \

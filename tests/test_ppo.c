@@ -3,17 +3,25 @@
  * actor and critic losses against finite differences, the bodies on CPU vs
  * emulated CUDA, orthogonal init, determinism (same seed, same losses; CPU
  * vs emulated CUDA within a tolerance), and learning: IPPO and MAPPO reach
- * the chain task's optimum for 3 seeds. */
+ * the chain task's optimum for 3 seeds. The trainer's checkpoints: saved on
+ * SIGINT and loadable; the best actor replays the absolute metric through
+ * the final evaluation `mazero eval` runs; evaluation on CPU vs emulated
+ * CUDA, repeatable, with its render frames. */
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "envs/vecenv.h"
 #include "learner/ppo.h"
 #include "learner/ppo_kernels.h"
 #include "learner/ppo_ops.h"
 #include "src/check.h"
+#include "src/nn/checkpoint.h"
 #include "src/rng.h"
+#include "tests/run_test_util.h"
 #include "tests/test_util.h"
 
 static void *to_dev(mz_backend *be, const void *host, size_t bytes) {
@@ -523,6 +531,177 @@ static void test_bad_minibatches(void **state) {
     mz_vecenv_destroy(env);
 }
 
+/* ---- checkpoints and the final evaluation ------------------------------ */
+
+static void count_frame(void *ctx, const mz_env_params *p, const void *state) {
+    (void)p, (void)state;
+    (*(int *)ctx)++;
+}
+
+/* The final evaluation's episodes on one backend: the returns of 6 sampled
+ * LBF episodes (two rounds of 4 evaluation envs), the win rate and the
+ * frames of env 0's first episode; a second evaluation with the same seed
+ * plays the same episodes (it does not depend on the ones before). */
+static void evaluate_on(mz_backend *be, bool recurrent, double returns[6], float *win, int *frames) {
+    mz_vecenv *env = make_env(be, "lbf", "2s-8x8-2p-2f-coop", 4, 5);
+    mz_vecenv *ev = make_env(be, "lbf", "2s-8x8-2p-2f-coop", 4, 77);
+    mz_ppo_config cfg;
+    mz_ppo_config_default(&cfg);
+    cfg.recurrent = recurrent;
+    cfg.rollout_length = 8;
+    cfg.hidden = 16;
+    cfg.eval_envs = 4;
+    cfg.seed = 5;
+    mz_ppo p;
+    char err[256];
+    MZ_CHECK(mz_ppo_init(&p, env, &cfg, err, sizeof err) == 0, "%s", err);
+    mz_ppo_rollout(&p);
+    mz_ppo_update(&p, NULL);
+    *frames = 0;
+    p.eval_frame = count_frame;
+    p.eval_frame_ctx = frames;
+    mz_ppo_evaluate(&p, ev, 6, false, 11, returns, win, NULL);
+    p.eval_frame = NULL;
+    double again[6];
+    mz_ppo_evaluate(&p, ev, 6, false, 11, again, NULL, NULL);
+    for (int i = 0; i < 6; i++) assert_true(again[i] == returns[i]);
+    mz_ppo_free(&p);
+    mz_vecenv_destroy(ev);
+    mz_vecenv_destroy(env);
+}
+
+static void test_evaluate_cpu_vs_emu(void **state) {
+    (void)state;
+    for (int recurrent = 0; recurrent < 2; recurrent++) {
+        double cpu[6], emu[6];
+        float cpu_win, emu_win;
+        int cpu_frames, emu_frames;
+        evaluate_on(test_cpu_backend(), recurrent, cpu, &cpu_win, &cpu_frames);
+        evaluate_on(test_emu_backend(), recurrent, emu, &emu_win, &emu_frames);
+        float a[6], b[6];
+        for (int i = 0; i < 6; i++) a[i] = (float)cpu[i], b[i] = (float)emu[i];
+        assert_close(a, b, 6, 1e-5, 0.0, recurrent ? "rec evaluation returns, CPU vs emulated CUDA"
+                                                   : "evaluation returns, CPU vs emulated CUDA");
+        assert_true(cpu_win == emu_win);
+        assert_int_equal(cpu_frames, emu_frames);
+        assert_true(cpu_frames > 0 && cpu_frames <= 100); /* one episode: LBF's limit is 100 steps */
+    }
+}
+
+/* A tiny run on the chain task, its run directory under root. */
+static void load_chain_run(mz_config *cfg, const char *root, const char *algo, const char *total_steps,
+                           const char *evaluations, const char *ckpt_every) {
+    char a[64], t[64], e[64], c[64];
+    snprintf(a, sizeof a, "algo=%s", algo);
+    snprintf(t, sizeof t, "total_env_steps=%s", total_steps);
+    snprintf(e, sizeof e, "ppo.num_evaluation=%s", evaluations);
+    snprintf(c, sizeof c, "ppo.checkpoint_interval_updates=%s", ckpt_every);
+    char *over[] = {a, t, e, c, "device=cpu", "env.name=chain", "env.scenario=n2-l5", "env.num_envs=4",
+                    "ppo.rollout_length=8", "ppo.hidden=16", "ppo.eval_episodes=4", "ppo.absolute_episodes=6",
+                    "log.interval_steps=32"};
+    load_test_config(cfg, root, (int)(sizeof over / sizeof over[0]), over);
+}
+
+/* Loads checkpoints/NAME beside `any` (a file in that folder) into params;
+ * returns the step it records. */
+static int64_t load_beside(const char *any, const char *name, mz_params *params, bool with_optimizer) {
+    char path[1200], err[1024];
+    snprintf(path, sizeof path, "%s", any);
+    *strrchr(path, '/') = '\0';
+    snprintf(path + strlen(path), sizeof path - strlen(path), "/%s", name);
+    int64_t step = -1;
+    if (mz_checkpoint_load(path, params, with_optimizer, &step, NULL, err, sizeof err)) fail_msg("%s", err);
+    return step;
+}
+
+/* The best actor of a finished run, evaluated again as `mazero eval` does,
+ * gives the absolute metric's episodes exactly (the recurrent one with its
+ * GRU state carried through each episode); the final actor and critic load
+ * with their Adam moments. */
+static void replay_absolute(const char *algo) {
+    char root[512];
+    make_temp_dir(root, sizeof root);
+    mz_config cfg;
+    load_chain_run(&cfg, root, algo, "256", "2", "3");
+    mz_backend *be = test_cpu_backend();
+    assert_int_equal(mz_ppo_train(&cfg, be, "cpu"), 0);
+    char metrics[1024], best[1024], err[512];
+    assert_int_equal(find_file_with_suffix(root, "metrics.json", metrics, sizeof metrics), 0);
+    assert_int_equal(find_file_with_suffix(root, "best_actor.safetensors", best, sizeof best), 0);
+    cJSON *json = read_json_file(metrics, NULL);
+    const cJSON *seed = json;
+    for (int level = 0; level < 4; level++) seed = seed->child; /* env, task, algorithm, seed */
+    const cJSON *absolute = cJSON_GetObjectItemCaseSensitive(seed, "absolute_metrics");
+    float logged[6];
+    assert_int_equal(json_floats(cJSON_GetObjectItemCaseSensitive(absolute, "mean_episode_return"), logged, 6), 6);
+    cJSON_Delete(json);
+
+    mz_ppo_run run;
+    if (mz_ppo_run_create(&run, &cfg, be, err, sizeof err)) fail_msg("%s", err);
+    assert_true(load_beside(best, "best_actor.safetensors", &run.ppo.actor.p, false) > 0);
+    double returns[6];
+    float replayed[6];
+    mz_ppo_run_final_evaluation(&run, 6, returns, NULL);
+    for (int i = 0; i < 6; i++) replayed[i] = (float)returns[i];
+    assert_close(logged, replayed, 6, 1e-5, 0.0, "the absolute metric's episode returns, replayed");
+    assert_int_equal(load_beside(best, "actor.safetensors", &run.ppo.actor.p, true), 8);
+    assert_int_equal(load_beside(best, "critic.safetensors", &run.ppo.critic.p, true), 8);
+    mz_ppo_run_destroy(&run);
+    remove_tree(root);
+}
+
+static void test_eval_replays_absolute_metric(void **state) {
+    (void)state;
+    replay_absolute("ippo");
+    replay_absolute("rec_ippo");
+}
+
+typedef struct {
+    mz_config cfg;
+    int rc;
+} train_arg;
+
+static void *train_main(void *arg) {
+    train_arg *t = arg;
+    t->rc = mz_ppo_train(&t->cfg, test_cpu_backend(), "cpu");
+    return NULL;
+}
+
+/* Ctrl-C mid-run: exit 130 with the actor and critic (Adam moments too) and
+ * the best actor saved, each loadable into the run's networks. */
+static void test_sigint_saves_checkpoints(void **state) {
+    (void)state;
+    char root[512], err[512];
+    make_temp_dir(root, sizeof root);
+    train_arg t;
+    /* an evaluation every 3 updates; no periodic checkpoint */
+    load_chain_run(&t.cfg, root, "rec_ippo", "100000000", "1000000", "0");
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, train_main, &t), 0);
+    bool running = false;
+    for (int i = 0; i < 6000 && !running; i++) { /* an evaluation row: there is a best actor (60 s at most) */
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        running = files_containing(root, "\"eval_episode_length\"") > 0;
+    }
+    assert_true(running);
+    /* to the training thread, as a terminal's Ctrl-C reaches it */
+    assert_int_equal(pthread_kill(th, SIGINT), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(t.rc, 130);
+    char best[1024];
+    assert_int_equal(find_file_with_suffix(root, "best_actor.safetensors", best, sizeof best), 0);
+    mz_ppo_run run;
+    if (mz_ppo_run_create(&run, &t.cfg, test_cpu_backend(), err, sizeof err)) fail_msg("%s", err);
+    int64_t updates = load_beside(best, "actor.safetensors", &run.ppo.actor.p, true);
+    assert_true(updates > 0);
+    assert_int_equal(load_beside(best, "critic.safetensors", &run.ppo.critic.p, true), updates);
+    int64_t best_update = load_beside(best, "best_actor.safetensors", &run.ppo.actor.p, false);
+    assert_true(best_update > 0 && best_update <= updates);
+    mz_ppo_run_destroy(&run);
+    remove_tree(root);
+}
+
 static int run_group(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gae_hand),         cmocka_unit_test(test_loss_gradients),
@@ -531,7 +710,8 @@ static int run_group(void) {
         cmocka_unit_test(test_mappo_learns_chain), cmocka_unit_test(test_bad_minibatches),
         cmocka_unit_test(test_team_reward),      cmocka_unit_test(test_mlp_gradients),
         cmocka_unit_test(test_rec_ippo_learns_chain), cmocka_unit_test(test_rec_mlp_gradients),
-        cmocka_unit_test(test_rec_minibatches),
+        cmocka_unit_test(test_rec_minibatches), cmocka_unit_test(test_eval_replays_absolute_metric),
+        cmocka_unit_test(test_sigint_saves_checkpoints), cmocka_unit_test(test_evaluate_cpu_vs_emu),
     };
     return MZ_RUN_GROUP("ppo", tests);
 }
