@@ -224,10 +224,11 @@ int mz_ppo_train(const mz_config *cfg, mz_backend *be, const char *device_line) 
         if (env_defines_win(&run.env_params)) mz_runlog_eval_add(rl, "win_rate", 100.0 * win);
         double mean, ci_half;
         mz_mean_ci95(returns, n_abs, &mean, &ci_half);
+        char win_text[64] = ""; /* only where the env defines a win (RWARE and spread do not) */
+        if (env_defines_win(&run.env_params)) snprintf(win_text, sizeof win_text, ", win rate %.3f", win);
         mz_runlog_print(rl,
-                        "absolute metric: mean return %.4f ± %.4f (95%% CI) over %d episodes (best evaluation %.4f), "
-                        "win rate %.3f",
-                        mean, ci_half, n_abs, best_return, win);
+                        "absolute metric: mean return %.4f ± %.4f (95%% CI) over %d episodes (best evaluation %.4f)%s",
+                        mean, ci_half, n_abs, best_return, win_text);
         be->copy_d2d(be, p->actor.p.values, keep, pbytes);
     }
     free(cfg_json);
