@@ -754,17 +754,17 @@ void mz_runlog_eval_add(mz_runlog *rl, const char *key, double value) {
  * too: a 32-episode greedy evaluation is noisier than the last 100 training
  * episodes) and the losses of this run */
 static void write_plots(mz_runlog *rl) {
-    int drawn = 0;
-    for (int i = 0; i < rl->n_latest && drawn < 2 + MZ_PROGRESS_MAX_LOSSES; i++) {
+    int losses = 0;
+    for (int i = 0; i < rl->n_latest; i++) {
         const char *name = rl->latest[i].name;
-        if (strcmp(name, "mean_episode_return") != 0 && strcmp(name, "train_episode_return") != 0 && !is_loss(name))
-            continue;
+        int is_return = !strcmp(name, "mean_episode_return") || !strcmp(name, "train_episode_return");
+        if (!is_return && (!is_loss(name) || losses >= MZ_PROGRESS_MAX_LOSSES)) continue;
         char path[PATH_LEN + 160], err[PATH_LEN + 256];
         if (mz_format(path, sizeof path, "%s/plots/%s.png", rl->dir, name) != 0 || strchr(name, '/')) continue;
         const char *dirs[] = {rl->dir};
         if (mz_plot(dirs, 1, name, path, err, sizeof err) != 0)
             fprintf(stderr, "mazero: warning: plot of %s not written: %s\n", name, err);
-        drawn++;
+        losses += !is_return;
     }
 }
 

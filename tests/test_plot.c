@@ -88,6 +88,8 @@ static void test_png_and_svg(void **state) {
     /* each run drew its own curves into plots/ when it closed */
     char png[1024];
     assert_int_equal(find_file_with_suffix(root, "/plots/mean_episode_return.png", png, sizeof png), 0);
+    /* the training return too, whatever the number of losses (it was cut by them) */
+    assert_int_equal(find_file_with_suffix(root, "/plots/train_episode_return.png", png, sizeof png), 0);
     assert_int_equal(find_file_with_suffix(root, "/plots/loss.png", png, sizeof png), 0);
     remove_tree(root);
 }
