@@ -26,8 +26,10 @@ static void make_runs(const char *root) {
             for (int k = 1; k <= 20; k++) {
                 double ret = (a + 1) * 10.0 * (1 - exp(-k / 6.0)) + (seed - 1) * 1.5;
                 double returns[] = {ret - 0.5, ret + 0.5};
-                mz_metric loss = {"loss", 1.0 / k};
-                mz_runlog_row(rl, k, 1000 * k, &loss, 1);
+                /* more losses than a run draws, logged before the training return */
+                mz_metric row[] = {{"loss", 1.0 / k},         {"policy_loss", 1.0 / k}, {"value_loss", 1.0 / k},
+                                   {"reward_loss", 1.0 / k},  {"extra_loss", 1.0 / k},  {"train_episode_return", ret}};
+                mz_runlog_row(rl, k, 1000 * k, row, 6);
                 mz_runlog_eval(rl, k, 1000 * k, returns, 2);
             }
             double absolute[] = {(a + 1) * 10.0, (a + 1) * 10.0 + 1, (a + 1) * 10.0 - 1};
