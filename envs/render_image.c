@@ -2,11 +2,14 @@
  * every pixel is one of PALETTE's colours) and written as PNG by cairo or as
  * an animated GIF by giflib. */
 #include <cairo/cairo.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <gif_lib.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "envs/render.h"
 #include "src/check.h"
@@ -160,8 +163,17 @@ static int gif_fail(char *err, size_t len, const char *what, const char *path, i
 int mz_env_canvas_add_gif_frame(mz_env_canvas *c, const char *path, int delay_cs, char *err, size_t err_len) {
     int code = 0;
     if (!c->gif) {
-        c->gif = EGifOpenFileName(path, false, &code);
-        if (!c->gif) return gif_fail(err, err_len, "cannot create", path, code);
+        /* giflib's EGifOpenFileName creates 0600; a GIF is an ordinary shareable file */
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) {
+            snprintf(err, err_len, "cannot create '%s': %s", path, strerror(errno));
+            return -1;
+        }
+        c->gif = EGifOpenFileHandle(fd, &code); /* owns fd from here, closed by EGifCloseFile */
+        if (!c->gif) {
+            close(fd);
+            return gif_fail(err, err_len, "cannot create", path, code);
+        }
         GifColorType colours[N_COLOURS];
         for (int i = 0; i < N_COLOURS; i++) {
             colours[i].Red = (GifByteType)(PALETTE[i] >> 16);

@@ -67,10 +67,13 @@ expect 2 "env.scenario '1x4-2ag': rware needs an odd number of shelf columns, go
 expect 2 "env.name: 'smac' is not an environment" -- train configs/default.json env.name=smac
 expect 0 "step 3; requested:" -- render configs/default.json env.name=rware env.scenario=tiny-2ag --steps 3
 expect 2 "--steps: expected an integer in [0, 100000], got 'many'" -- render configs/default.json --steps many
-gif=$(mktemp --suffix=.gif)
+gif_dir=$(mktemp -d)
+gif=$gif_dir/render.gif
 expect 0 "wrote $gif" -- render configs/default.json env.name=lbf env.scenario=2s-8x8-2p-2f-coop --steps 4 --quiet --gif "$gif"
 check "render wrote an animated GIF" bash -c 'head -c 6 "$1" | grep -q GIF89a' _ "$gif"
-rm -f "$gif"
+check "... readable as an ordinary file (mode 0644 less the umask, not giflib's 0600)" \
+    bash -c '[ "$(stat -c %a "$1")" = "$(printf %o $((0644 & ~$(umask))))" ]' _ "$gif"
+rm -rf "$gif_dir"
 
 expect 2 "mcts.mode=joint: 10 agents x 5 actions make 9765625 joint actions, above the limit of 512" -- config configs/spread_mazero_sync.json mcts.mode=joint env.scenario=10ag
 expect 2 "mcts.mode=sampled: mcts.num_simulations must be 1 to 65534, got 70000" -- config configs/spread_mazero_sync.json mcts.mode=sampled mcts.num_simulations=70000
