@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "learner/ppo_ops.h"
 #include "src/check.h"
 #include "src/dist.h"
 #include "src/clock.h"
-#include "src/rng.h"
 
 #define RET_WINDOW 100
 
@@ -32,12 +32,12 @@ struct sync_run {
     learner *learner;
     float *d_logits, *d_value; /* [maxE*N*A], [maxE] */
     /* host staging */
-    float *h_obs, *h_pol, *h_val, *h_rew, *h_fval, *h_ret, *h_logits;
+    float *h_obs, *h_pol, *h_val, *h_rew, *h_fval, *h_ret;
     int32_t *h_act;
     int32_t *h_joint;       /* awpo: [E][K][N] root slots */
     float *h_slot_w, *h_slot_adv; /* awpo: [E][K] */
     awpo_stats awpo;
-    uint8_t *h_term, *h_trunc, *h_done_any, *h_won, *h_avail;
+    uint8_t *h_term, *h_trunc, *h_done_any, *h_won;
     double rets[RET_WINDOW];
     int64_t n_rets;
     int64_t env_steps, updates;
@@ -120,7 +120,6 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     s->d_value = be->alloc(be, (size_t)maxE * sizeof(float));
     s->h_obs = xcalloc((size_t)maxE * NO, sizeof(float));
     s->h_pol = xcalloc((size_t)maxE * NA, sizeof(float));
-    s->h_logits = xcalloc((size_t)maxE * NA, sizeof(float));
     s->h_val = xcalloc((size_t)maxE, sizeof(float));
     s->h_rew = xcalloc((size_t)maxE, sizeof(float));
     s->h_fval = xcalloc((size_t)maxE, sizeof(float));
@@ -130,7 +129,6 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     s->h_trunc = xcalloc((size_t)maxE, 1);
     s->h_done_any = xcalloc((size_t)maxE, 1);
     s->h_won = xcalloc((size_t)maxE, 1);
-    s->h_avail = xcalloc((size_t)maxE * NA, 1);
     if (c->awpo) {
         MZ_CHECK(c->sampled, "sync: AWPO needs the sampled search's advantages");
         size_t EK = (size_t)c->E * c->sampled_params.K;
@@ -146,8 +144,8 @@ void sync_destroy(sync_run *s) {
     if (!s) return;
     s->be->free(s->be, s->d_logits);
     s->be->free(s->be, s->d_value);
-    void *all[] = {s->h_obs, s->h_pol, s->h_logits, s->h_val, s->h_rew, s->h_fval, s->h_ret, s->h_act, s->h_term,
-                   s->h_trunc, s->h_done_any, s->h_won, s->h_avail, s->h_joint, s->h_slot_w, s->h_slot_adv};
+    void *all[] = {s->h_obs, s->h_pol, s->h_val, s->h_rew, s->h_fval, s->h_ret, s->h_act, s->h_term,
+                   s->h_trunc, s->h_done_any, s->h_won, s->h_joint, s->h_slot_w, s->h_slot_adv};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     learner_destroy(s->learner);
     replay_destroy(s->rb);
@@ -323,23 +321,11 @@ double sync_evaluate_episodes(sync_run *s, int use_search, double *returns, doub
                 s->cfg.sampled ? mcts_sampled_actions(s->eval_sampled) : mcts_ma_actions(s->eval_search);
             be->copy_d2d(be, b->actions, chosen, (size_t)E * N * sizeof(int32_t));
         } else {
-            /* argmax, or a Gumbel-max sample, over the legal actions: an
-             * illegal argmax of the prior is a no-op forever in LBF/RWARE */
-            be->copy_d2h(be, s->h_logits, scores, (size_t)E * N * A * sizeof(float));
-            be->copy_d2h(be, s->h_avail, b->avail, (size_t)E * N * A);
-            mz_rng rng;
-            mz_rng_init(&rng, s->cfg.seed, 0xe7a1u, (uint64_t)s->env_steps * 100000u + (uint64_t)guard);
-            for (int r = 0; r < E * N; r++) {
-                int best = -1;
-                float best_score = 0.0f;
-                for (int a = 0; a < A; a++) {
-                    if (!s->h_avail[r * A + a]) continue;
-                    float score = s->h_logits[r * A + a] + (s->cfg.eval_sample ? mz_rng_gumbel(&rng) : 0.0f);
-                    if (best < 0 || score > best_score) best = a, best_score = score;
-                }
-                s->h_act[r] = best < 0 ? 0 : best;
-            }
-            be->copy_h2d(be, b->actions, s->h_act, (size_t)E * N * sizeof(int32_t));
+            /* argmax, or a Gumbel-max sample, over the legal actions, on the
+             * device (PPO's sampler): an illegal argmax of the prior is a
+             * no-op forever in LBF/RWARE */
+            mz_ppo_sample(be, b->actions, NULL, scores, b->avail, (int64_t)E * N, A, !s->cfg.eval_sample, s->cfg.seed,
+                          0xe7a1u, ((uint64_t)s->env_steps * 100000u + (uint64_t)guard) * (uint64_t)(E * N));
         }
         mz_vecenv_step(s->eval_env);
         be->copy_d2h(be, s->h_term, b->terminated, (size_t)E);
