@@ -11,11 +11,12 @@ usage: bench/learning_table.py LABEL=DIR... [--metrics train_episode_return,eval
 import argparse
 import glob
 import json
-import math
 import os
-import statistics
+import sys
 
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+from ppo_parity_table import ci  # noqa: E402  (mean ± Student-t 95% half-width, one definition)
+
 NAMES = {"train_episode_return": "training return (last 100 episodes)",
          "eval_return_search": "evaluation with search",
          "eval_return_prior": "evaluation, prior alone",
@@ -42,12 +43,7 @@ def value_at(rows, key, axis, point):
 
 def cell(values):
     values = [v for v in values if v is not None]
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    half = T95.get(len(values) - 1, 1.96) * statistics.stdev(values) / math.sqrt(len(values))
-    return f"{statistics.mean(values):.2f} ± {half:.2f}"
+    return ci(values) if values else "-"
 
 
 def label(p, axis):
