@@ -172,6 +172,32 @@ static void test_loss_gradients(void **state) {
     assert_close(&want0, &vl[0], 1, 1e-6, 1e-5, "critic loss row 0");
 }
 
+/* Central differences (step 1e-3) of f over every parameter of c->m,
+ * whose host copy is vals, into fd. */
+typedef struct {
+    mz_ppo_mlp *m;
+    const float *inp, *r, *h0, *keep;
+    int rows;
+} fd_case;
+
+static void central_differences(const fd_case *c, double (*f)(const fd_case *), float *vals, float *fd) {
+    mz_backend *be = c->m->be;
+    size_t bytes = (size_t)c->m->p.total * sizeof(float);
+    const float h = 1e-3f;
+    for (int64_t i = 0; i < c->m->p.total; i++) {
+        float keep = vals[i];
+        vals[i] = keep + h;
+        be->copy_h2d(be, c->m->p.values, vals, bytes);
+        double up = f(c);
+        vals[i] = keep - h;
+        be->copy_h2d(be, c->m->p.values, vals, bytes);
+        double dn = f(c);
+        vals[i] = keep;
+        fd[i] = (float)((up - dn) / (2 * h));
+    }
+    be->copy_h2d(be, c->m->p.values, vals, bytes);
+}
+
 /* The MLP's parameter gradients (with and without LayerNorm) against
  * central differences of L = sum(y * r), on the CPU in float. */
 static double mlp_objective(mz_ppo_mlp *m, const float *inp, const float *r, int rows) {
@@ -182,6 +208,8 @@ static double mlp_objective(mz_ppo_mlp *m, const float *inp, const float *r, int
     for (int i = 0; i < rows * m->out; i++) s += (double)y[i] * r[i];
     return s;
 }
+
+static double fd_mlp(const fd_case *c) { return mlp_objective(c->m, c->inp, c->r, c->rows); }
 
 static void test_mlp_gradients(void **state) {
     (void)state;
@@ -208,18 +236,8 @@ static void test_mlp_gradients(void **state) {
         mz_ppo_mlp_forward(&m, din, ROWS);
         mz_ppo_mlp_backward(&m, din, dr, ROWS);
         be->copy_d2h(be, grad, m.p.grads, (size_t)P * sizeof(float));
-        const float h = 1e-3f;
-        for (int64_t i = 0; i < P; i++) {
-            float keep = vals[i];
-            vals[i] = keep + h;
-            be->copy_h2d(be, m.p.values, vals, (size_t)P * sizeof(float));
-            double up = mlp_objective(&m, din, r, ROWS);
-            vals[i] = keep - h;
-            be->copy_h2d(be, m.p.values, vals, (size_t)P * sizeof(float));
-            double dn = mlp_objective(&m, din, r, ROWS);
-            vals[i] = keep;
-            fd[i] = (float)((up - dn) / (2 * h));
-        }
+        fd_case c = {&m, din, r, NULL, NULL, ROWS};
+        central_differences(&c, fd_mlp, vals, fd);
         assert_close(fd, grad, (int)P, 2e-2, 2e-2,
                      ln ? "MLP with LayerNorm: gradient vs finite differences" : "MLP: gradient vs finite differences");
         be->free(be, din);
@@ -243,6 +261,8 @@ static double rec_objective(mz_ppo_mlp *m, const float *inp, const float *r, con
     for (int i = 0; i < T * B * 3; i++) s += (double)y[i] * r[i];
     return s;
 }
+
+static double fd_rec(const fd_case *c) { return rec_objective(c->m, c->inp, c->r, c->h0, c->keep); }
 
 static void test_rec_mlp_gradients(void **state) {
     (void)state;
@@ -269,18 +289,8 @@ static void test_rec_mlp_gradients(void **state) {
     mz_ppo_mlp_forward_seq(&m, din, T, B, dh0, dkeep);
     mz_ppo_mlp_backward_seq(&m, din, dr, T, B, dkeep);
     be->copy_d2h(be, grad, m.p.grads, (size_t)P * sizeof(float));
-    const float h = 1e-3f;
-    for (int64_t i = 0; i < P; i++) {
-        float v = vals[i];
-        vals[i] = v + h;
-        be->copy_h2d(be, m.p.values, vals, (size_t)P * sizeof(float));
-        double up = rec_objective(&m, din, r, dh0, dkeep);
-        vals[i] = v - h;
-        be->copy_h2d(be, m.p.values, vals, (size_t)P * sizeof(float));
-        double dn = rec_objective(&m, din, r, dh0, dkeep);
-        vals[i] = v;
-        fd[i] = (float)((up - dn) / (2 * h));
-    }
+    fd_case c = {&m, din, r, dh0, dkeep, ROWS};
+    central_differences(&c, fd_rec, vals, fd);
     assert_close(fd, grad, (int)P, 2e-2, 2e-2, "recurrent network: gradient vs finite differences");
     void *all[] = {din, dr, dh0, dkeep};
     for (int i = 0; i < 4; i++) be->free(be, all[i]);
