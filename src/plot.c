@@ -104,11 +104,10 @@ static void read_run(plot_data *d, const char *dir, const char *metric) {
     if (c.n > 0) {
         /* MuZero's sync and async runs are different systems on one plot */
         const cJSON *mode = cJSON_GetObjectItem(config, "mode");
+        const char *name_algo = cJSON_IsString(algo) ? algo->valuestring : "run";
+        const char *name_mode = !strcmp(name_algo, "mazero") && cJSON_IsString(mode) ? mode->valuestring : NULL;
         char name[128];
-        snprintf(name, sizeof name, "%s%s%s", cJSON_IsString(algo) ? algo->valuestring : "run",
-                 cJSON_IsString(algo) && !strcmp(algo->valuestring, "mazero") && cJSON_IsString(mode) ? " " : "",
-                 cJSON_IsString(algo) && !strcmp(algo->valuestring, "mazero") && cJSON_IsString(mode)
-                     ? mode->valuestring : "");
+        snprintf(name, sizeof name, "%s%s%s", name_algo, name_mode ? " " : "", name_mode ? name_mode : "");
         group *g = group_for(d, name);
         g->runs = mz_realloc(g->runs, (size_t)(g->n_runs + 1) * sizeof *g->runs);
         g->runs[g->n_runs++] = c;
