@@ -74,6 +74,7 @@ int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_
     r->T = (int)cfg->muzero.replay_steps, r->K = (int)cfg->muzero.unroll_steps, r->n_step = (int)cfg->muzero.n_step;
     r->discount = (float)cfg->muzero.discount;
     r->reward_shift = (float)cfg->muzero.reward_shift;
+    c->host_replay = !cfg->muzero.replay_on_device;
     r->alpha = (float)cfg->muzero.priority_alpha, r->beta0 = (float)cfg->muzero.priority_beta;
     r->beta_steps = cfg->muzero.priority_beta_updates ? cfg->muzero.priority_beta_updates : updates;
     if (r->T < r->K + r->n_step + 1) {

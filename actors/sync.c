@@ -1,6 +1,8 @@
-/* Sync-mode self-play: see sync.h. Buffers are allocated at create; a
- * rollout step moves E observations, actions, policies and rewards to the
- * host for the (host) replay. */
+/* Sync-mode self-play: see sync.h. Buffers are allocated at create. With
+ * the device replay a rollout step stores the env's and the search's device
+ * arrays as they are; only the episode-end flags and returns (E each) come
+ * to the host, for the return window. The host replay (host_replay) takes
+ * host copies of observations, actions, policies and values instead. */
 #include "actors/sync.h"
 
 #include <stdio.h>
@@ -28,9 +30,11 @@ struct sync_run {
     wm_model *model;
     mcts_ma_search *search, *eval_search;                /* independent or joint */
     mcts_sampled_search *sampled, *eval_sampled;         /* or sampled */
-    replay *rb;
+    replay *rb;            /* host_replay, or */
+    device_replay *drb;    /* the device replay */
     learner *learner;
     float *d_logits, *d_value; /* [maxE*N*A], [maxE] */
+    float *d_obs_prev, *d_pol; /* device replay: [E*N*O] observations before the step, [E*N*A] AWPO targets */
     /* host staging */
     float *h_obs, *h_pol, *h_val, *h_rew, *h_fval, *h_ret;
     int32_t *h_act;
@@ -112,12 +116,19 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     }
     replay_config rc = c->replay;
     rc.E = c->E, rc.N = s->N, rc.O = s->O, rc.A = s->A, rc.max_batch = c->learner.batch, rc.seed = c->seed;
-    s->rb = replay_create(&rc);
-    s->learner = learner_create(s->model, s->rb, &c->learner);
+    if (c->host_replay) {
+        s->rb = replay_create(&rc);
+        s->learner = learner_create(s->model, s->rb, &c->learner);
+    } else {
+        s->drb = device_replay_create(be, &rc);
+        s->learner = learner_create_device(s->model, s->drb, &c->learner);
+    }
     if (c->target_bootstrap) learner_use_target(s->learner, c->target_ema, c->target_interval);
     size_t NO = (size_t)s->N * s->O, NA = (size_t)s->N * s->A;
     s->d_logits = be->alloc(be, (size_t)maxE * NA * sizeof(float));
     s->d_value = be->alloc(be, (size_t)maxE * sizeof(float));
+    s->d_obs_prev = be->alloc(be, (size_t)c->E * NO * sizeof(float));
+    s->d_pol = be->alloc(be, (size_t)c->E * NA * sizeof(float));
     s->h_obs = xcalloc((size_t)maxE * NO, sizeof(float));
     s->h_pol = xcalloc((size_t)maxE * NA, sizeof(float));
     s->h_val = xcalloc((size_t)maxE, sizeof(float));
@@ -144,11 +155,14 @@ void sync_destroy(sync_run *s) {
     if (!s) return;
     s->be->free(s->be, s->d_logits);
     s->be->free(s->be, s->d_value);
+    s->be->free(s->be, s->d_obs_prev);
+    s->be->free(s->be, s->d_pol);
     void *all[] = {s->h_obs, s->h_pol, s->h_val, s->h_rew, s->h_fval, s->h_ret, s->h_act, s->h_term,
                    s->h_trunc, s->h_done_any, s->h_won, s->h_joint, s->h_slot_w, s->h_slot_adv};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     learner_destroy(s->learner);
     replay_destroy(s->rb);
+    device_replay_destroy(s->drb);
     mz_vecenv_destroy(s->env);
     mz_vecenv_destroy(s->eval_env);
     mcts_ma_destroy(s->search);
@@ -202,14 +216,28 @@ static const float *search_root_value(const sync_run *s) {
     return s->cfg.sampled ? mcts_sampled_root_value(s->sampled) : mcts_ma_root_value(s->search);
 }
 
-/* value of E device observations into s->h_fval (the root call's value) */
+/* value of E device observations into s->d_value (the root call's value),
+ * and s->h_fval for the host replay */
 static void values_of(sync_run *s, const float *obs, int E) {
     double t0 = mz_clock_seconds();
     mcts_ma_model mm = wm_search_model(s->model);
     wm_search_set_obs(s->model, obs, E);
     mm.root(mm.ctx, s->be, E, s->d_logits, s->d_value);
-    s->be->copy_d2h(s->be, s->h_fval, s->d_value, (size_t)E * sizeof(float));
+    if (s->rb) s->be->copy_d2h(s->be, s->h_fval, s->d_value, (size_t)E * sizeof(float));
     s->time.model_forward += mz_clock_seconds() - t0;
+}
+
+/* AWPO policy targets (learner/awpo.h) of the last search into s->h_pol,
+ * from the root's joint actions, weights and advantages (host). */
+static void awpo_targets(sync_run *s) {
+    mz_backend *be = s->be;
+    int E = s->cfg.E, K = s->cfg.sampled_params.K;
+    be->copy_d2h(be, s->h_pol, search_policy(s, 0), (size_t)E * s->N * s->A * sizeof(float));
+    be->copy_d2h(be, s->h_joint, mcts_sampled_root_joint(s->sampled), (size_t)E * K * s->N * sizeof(int32_t));
+    be->copy_d2h(be, s->h_slot_w, mcts_sampled_root_weights(s->sampled), (size_t)E * K * sizeof(float));
+    be->copy_d2h(be, s->h_slot_adv, mcts_sampled_root_advantage(s->sampled), (size_t)E * K * sizeof(float));
+    awpo_policy_targets(s->h_pol, s->h_joint, s->h_slot_w, s->h_slot_adv, E, K, s->N, s->A, s->cfg.awpo_alpha,
+                        s->cfg.awpo_clip, &s->awpo);
 }
 
 static void rollout_step(sync_run *s) {
@@ -221,17 +249,16 @@ static void rollout_step(sync_run *s) {
     wm_search_set_obs(s->model, b->obs, E);
     search_run(s, 0, &mm);
     double t0 = mz_clock_seconds();
-    be->copy_d2h(be, s->h_obs, b->obs, (size_t)E * NO * sizeof(float));
-    be->copy_d2h(be, s->h_act, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
-    be->copy_d2h(be, s->h_pol, search_policy(s, 0), (size_t)E * NA * sizeof(float));
-    be->copy_d2h(be, s->h_val, search_root_value(s), (size_t)E * sizeof(float));
-    if (s->cfg.awpo) { /* the policy targets become AWPO's (learner/awpo.h) */
-        int K = s->cfg.sampled_params.K;
-        be->copy_d2h(be, s->h_joint, mcts_sampled_root_joint(s->sampled), (size_t)E * K * s->N * sizeof(int32_t));
-        be->copy_d2h(be, s->h_slot_w, mcts_sampled_root_weights(s->sampled), (size_t)E * K * sizeof(float));
-        be->copy_d2h(be, s->h_slot_adv, mcts_sampled_root_advantage(s->sampled), (size_t)E * K * sizeof(float));
-        awpo_policy_targets(s->h_pol, s->h_joint, s->h_slot_w, s->h_slot_adv, E, K, s->N, s->A, s->cfg.awpo_alpha,
-                            s->cfg.awpo_clip, &s->awpo);
+    const float *policy = search_policy(s, 0);
+    if (s->cfg.awpo) awpo_targets(s);
+    if (s->drb) { /* the observation the step replaces, and AWPO's host targets, stay on the device */
+        be->copy_d2d(be, s->d_obs_prev, b->obs, E * NO * sizeof(float));
+        if (s->cfg.awpo) be->copy_h2d(be, s->d_pol, s->h_pol, E * NA * sizeof(float)), policy = s->d_pol;
+    } else {
+        be->copy_d2h(be, s->h_obs, b->obs, (size_t)E * NO * sizeof(float));
+        be->copy_d2h(be, s->h_act, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
+        if (!s->cfg.awpo) be->copy_d2h(be, s->h_pol, policy, (size_t)E * NA * sizeof(float));
+        be->copy_d2h(be, s->h_val, search_root_value(s), (size_t)E * sizeof(float));
     }
     be->copy_d2d(be, b->actions, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
     double t1 = mz_clock_seconds();
@@ -239,7 +266,6 @@ static void rollout_step(sync_run *s) {
     double t2 = mz_clock_seconds();
     s->time.env += t2 - t1;
     s->time.replay += t1 - t0;
-    be->copy_d2h(be, s->h_rew, b->reward, (size_t)E * sizeof(float));
     be->copy_d2h(be, s->h_term, b->terminated, (size_t)E);
     be->copy_d2h(be, s->h_trunc, b->truncated, (size_t)E);
     int any_trunc = 0;
@@ -247,7 +273,13 @@ static void rollout_step(sync_run *s) {
     double t3 = mz_clock_seconds();
     if (any_trunc) values_of(s, b->final_obs, E); /* bootstrap of the truncated episodes */
     double t4 = mz_clock_seconds();
-    replay_add(s->rb, s->h_obs, s->h_act, s->h_rew, s->h_term, s->h_trunc, s->h_pol, s->h_val, s->h_fval);
+    if (s->drb) {
+        device_replay_add(s->drb, s->d_obs_prev, search_actions(s), b->reward, b->terminated, b->truncated, policy,
+                          search_root_value(s), s->d_value);
+    } else {
+        be->copy_d2h(be, s->h_rew, b->reward, (size_t)E * sizeof(float));
+        replay_add(s->rb, s->h_obs, s->h_act, s->h_rew, s->h_term, s->h_trunc, s->h_pol, s->h_val, s->h_fval);
+    }
     be->copy_d2h(be, s->h_ret, b->done_return, (size_t)E * sizeof(float));
     for (int e = 0; e < E; e++)
         if (s->h_term[e] || s->h_trunc[e]) s->rets[s->n_rets++ % RET_WINDOW] = s->h_ret[e];
@@ -261,7 +293,8 @@ int sync_iterate(sync_run *s, sync_result *out) {
     double t0 = mz_clock_seconds();
     for (int t = 0; t < c->rollout_steps && s->env_steps < c->env_steps; t++) rollout_step(s);
     /* data-parallel ranks start updating together: each update all-reduces */
-    if (mz_dist_min_i64(replay_ready(s->rb)) >= c->min_ready)
+    int64_t ready = s->drb ? device_replay_ready(s->drb) : replay_ready(s->rb);
+    if (mz_dist_min_i64(ready) >= c->min_ready)
         for (int u = 0; u < c->updates; u++) {
             learner_update(s->learner, &out->last);
             s->updates++;
@@ -355,7 +388,8 @@ static int state_blocks(sync_run *s, mz_state_block *list) {
     mz_state_add(list, &n, max, "sync.returns", s->rets, sizeof s->rets, 0);
     mz_state_add(list, &n, max, "sync.episodes", &s->n_rets, sizeof s->n_rets, 0);
     learner_state_blocks(s->learner, list, &n, max);
-    replay_state_blocks(s->rb, list, &n, max);
+    if (s->drb) device_replay_state_blocks(s->drb, list, &n, max);
+    else replay_state_blocks(s->rb, list, &n, max);
     mz_vecenv_state_blocks(s->env, "env", list, &n, max);
     if (s->cfg.sampled) {
         mcts_sampled_state_blocks(s->sampled, "search", list, &n, max);
@@ -377,6 +411,7 @@ int sync_load_state(sync_run *s, const char *path, char *err, size_t err_len) {
     mz_state_block list[SYNC_STATE_BLOCKS];
     int n = state_blocks(s, list);
     int rc = mz_state_load(path, s->be, list, n, "sync", err, err_len);
-    if (rc == 0) replay_state_loaded(s->rb);
+    if (rc == 0 && s->drb) device_replay_state_loaded(s->drb);
+    if (rc == 0 && s->rb) replay_state_loaded(s->rb);
     return rc;
 }

@@ -5,9 +5,8 @@
  * the raw prior policy (MAZero reports both).
  *
  * `mazero train` (actors/mazero_train.c) drives it from a config and writes
- * the run outputs and checkpoints. Not here yet: avail-mask handling
- * in search (the matrix and chain games have every action legal), a target
- * network. */
+ * the run outputs and checkpoints. The replay is on the backend's device
+ * (learner/device_replay.h) unless host_replay is set. */
 #ifndef MZ_ACTORS_SYNC_H
 #define MZ_ACTORS_SYNC_H
 
@@ -30,6 +29,8 @@ typedef struct {
     int sampled;            /* 1: MAZero's sampled joint search (mcts/sampled.h), mode ignored */
     mcts_sampled_params sampled_params;
     replay_config replay;   /* E, N, O, A, K, max_batch, seed filled in */
+    int host_replay;        /* 1: the host replay (learner/replay.h), windows uploaded per batch; 0: the device
+                             * replay (learner/device_replay.h), everything on the backend's device */
     learner_config learner;
     int target_bootstrap;   /* 1: value targets bootstrap from a target network (learner_use_target) */
     float target_ema;       /* its EMA rate, or 0 for a copy every target_interval updates */

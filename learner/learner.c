@@ -12,7 +12,8 @@
 
 struct learner {
     wm_model *model;
-    replay *rb;
+    replay *rb;           /* the host replay, or */
+    device_replay *drb;   /* the device replay */
     learner_config cfg;
     float *dot;      /* one device float */
     int *env;        /* [batch] */
@@ -24,15 +25,15 @@ struct learner {
     int64_t target_interval;
     float *d_boot_obs, *d_boot_logits, *d_boot_value; /* [(K+1) B N O], [(K+1) B N A], [(K+1) B] */
     float *h_boot_value;                              /* host [(K+1) B] */
+    float *d_boot_sel, *d_boot_shift, *d_is_boot;     /* device replay: [(K+1) B] each, for the logged means */
 };
 
-learner *learner_create(wm_model *model, replay *rb, const learner_config *cfg) {
+static learner *learner_new(wm_model *model, const learner_config *cfg) {
     MZ_CHECK(cfg->batch >= 1 && cfg->batch <= wm_get_config(model)->max_batch,
              "learner: batch %d (the model was built for %d)", cfg->batch, wm_get_config(model)->max_batch);
     learner *l = calloc(1, sizeof *l);
     MZ_CHECK(l, "learner: out of host memory");
     l->model = model;
-    l->rb = rb;
     l->cfg = *cfg;
     mz_backend *be = wm_params(model)->be;
     l->dot = be->alloc(be, sizeof(float));
@@ -42,12 +43,25 @@ learner *learner_create(wm_model *model, replay *rb, const learner_config *cfg) 
     return l;
 }
 
+learner *learner_create(wm_model *model, replay *rb, const learner_config *cfg) {
+    learner *l = learner_new(model, cfg);
+    l->rb = rb;
+    return l;
+}
+
+learner *learner_create_device(wm_model *model, device_replay *drb, const learner_config *cfg) {
+    learner *l = learner_new(model, cfg);
+    l->drb = drb;
+    return l;
+}
+
 void learner_destroy(learner *l) {
     if (!l) return;
     mz_backend *be = wm_params(l->model)->be;
     be->free(be, l->dot);
     if (l->target) {
         be->free(be, l->d_boot_obs), be->free(be, l->d_boot_logits), be->free(be, l->d_boot_value);
+        be->free(be, l->d_boot_sel), be->free(be, l->d_boot_shift), be->free(be, l->d_is_boot);
         free(l->h_boot_value);
         wm_destroy(l->target);
     }
@@ -84,6 +98,29 @@ static void bootstrap_from_target(learner *l, learner_stats *out) {
     out->bootstrap_shift = n ? (float)(shift / n) : 0.0f;
 }
 
+/* The same on the device: the replay's bootstrap observations through the
+ * target network, the targets rewritten in the model's device batch. */
+static void bootstrap_from_target_device(learner *l, float *value, learner_stats *out) {
+    const wm_config *c = wm_get_config(l->model);
+    mz_backend *be = wm_params(l->model)->be;
+    int rows = (c->K + 1) * l->cfg.batch;
+    device_replay_bootstrap rb = device_replay_last_bootstrap(l->drb);
+    wm_search_set_obs(l->target, rb.obs, rows);
+    mcts_ma_model mm = wm_search_model(l->target);
+    mm.root(mm.ctx, be, rows, l->d_boot_logits, l->d_boot_value);
+    device_replay_rewrite_targets(l->drb, rows, value, l->d_boot_sel, l->d_boot_shift, l->d_is_boot, l->d_boot_value);
+    /* the logged means, summed on the host in one order (a device sum's order is the backend's) */
+    float *h = l->h_boot_value;
+    double sums[3] = {0.0, 0.0, 0.0};
+    const float *src[3] = {l->d_is_boot, l->d_boot_sel, l->d_boot_shift};
+    for (int j = 0; j < 3; j++) {
+        be->copy_d2h(be, h, src[j], (size_t)rows * sizeof(float));
+        for (int kb = 0; kb < rows; kb++) sums[j] += h[kb];
+    }
+    out->target_value = sums[0] > 0.0 ? (float)(sums[1] / sums[0]) : 0.0f;
+    out->bootstrap_shift = sums[0] > 0.0 ? (float)(sums[2] / sums[0]) : 0.0f;
+}
+
 static void update_target(learner *l) {
     mz_params *p = wm_params(l->model), *tp = wm_params(l->target);
     if (l->target_ema > 0.0f)
@@ -97,7 +134,8 @@ void learner_use_target(learner *l, float ema, int64_t interval) {
     MZ_CHECK(ema > 0.0f || interval >= 1, "learner: a target network needs ema > 0 or interval >= 1 (got %g, %lld)",
              (double)ema, (long long)interval);
     l->target_ema = ema, l->target_interval = interval;
-    replay_keep_bootstrap(l->rb);
+    if (l->drb) device_replay_keep_bootstrap(l->drb);
+    else replay_keep_bootstrap(l->rb);
     mz_backend *be = wm_params(l->model)->be;
     wm_config tc = *wm_get_config(l->model);
     int rows = (tc.K + 1) * l->cfg.batch;
@@ -112,16 +150,43 @@ void learner_use_target(learner *l, float ema, int64_t interval) {
     l->d_boot_value = be->alloc(be, (size_t)rows * sizeof(float));
     l->h_boot_value = calloc((size_t)rows, sizeof(float));
     MZ_CHECK(l->h_boot_value, "learner: out of host memory");
+    l->d_boot_sel = be->alloc(be, (size_t)rows * sizeof(float));
+    l->d_boot_shift = be->alloc(be, (size_t)rows * sizeof(float));
+    l->d_is_boot = be->alloc(be, (size_t)rows * sizeof(float));
 }
 
 mz_params *learner_target_params(learner *l) { return l->target ? wm_params(l->target) : NULL; }
 
-void learner_last_windows(const learner *l, const int **env, const int64_t **step) {
+void learner_last_windows(learner *l, const int **env, const int64_t **step) {
+    if (l->drb) device_replay_last_windows(l->drb, l->cfg.batch, l->env, l->steps);
     *env = l->env;
     *step = l->steps;
 }
 
+static const float *train_step(learner *l, int B, learner_stats *out);
+
+/* Sample, targets and weights all on the device: only the priorities [B]
+ * and the logged scalars cross to the host. */
+static void update_device(learner *l, learner_stats *out) {
+    double t0 = mz_clock_seconds();
+    int B = l->cfg.batch;
+    wm_device_batch db = wm_device_batch_buffers(l->model);
+    device_replay_sample(l->drb, B, &db);
+    out->target_value = out->bootstrap_shift = 0.0f;
+    if (l->target) bootstrap_from_target_device(l, db.value, out);
+    wm_device_batch_ready(l->model, B);
+    double t1 = mz_clock_seconds();
+    const float *prio = train_step(l, B, out);
+    double t2 = mz_clock_seconds();
+    device_replay_update_priorities(l->drb, B, prio);
+    out->seconds_replay = (t1 - t0) + (mz_clock_seconds() - t2);
+}
+
 void learner_update(learner *l, learner_stats *out) {
+    if (l->drb) {
+        update_device(l, out);
+        return;
+    }
     double t0 = mz_clock_seconds();
     const wm_batch *batch = replay_sample(l->rb, l->cfg.batch, l->env, l->steps);
     out->target_value = out->bootstrap_shift = 0.0f;
@@ -140,6 +205,15 @@ const float *learner_update_batch(learner *l, const wm_batch *batch, learner_sta
     double t0 = mz_clock_seconds();
     wm_upload(l->model, batch);
     double t1 = mz_clock_seconds();
+    const float *prio = train_step(l, B, out);
+    out->seconds_replay = t1 - t0;
+    return prio;
+}
+
+/* Forward, backward, AdamW and the target network on the batch the model
+ * holds; seconds_forward/backward timed, seconds_replay left to the caller. */
+static const float *train_step(learner *l, int B, learner_stats *out) {
+    double t1 = mz_clock_seconds();
     mz_params *p = wm_params(l->model);
     mz_params_zero_grads(p);
     wm_forward_loss(l->model, &out->loss);
@@ -155,7 +229,6 @@ const float *learner_update_batch(learner *l, const wm_batch *batch, learner_sta
     for (int b = 0; b < B; b++) sum += prio[b];
     out->mean_priority = (float)(sum / B);
     out->step = l->t;
-    out->seconds_replay = t1 - t0;
     out->seconds_forward = t2 - t1;
     out->seconds_backward = mz_clock_seconds() - t2;
     return prio;

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "learner/device_replay.h"
 #include "learner/replay.h"
 #include "src/nn/optim.h"
 #include "worldmodel/worldmodel.h"
@@ -43,8 +44,11 @@ typedef struct {
 
 typedef struct learner learner;
 
-/* The learner trains `model` from `rb`; it owns neither. */
+/* The learner trains `model` from `rb` (host replay: windows uploaded per
+ * batch) or `drb` (device replay: windows gathered on the device, only the
+ * B priorities and logged scalars cross); it owns neither. */
 learner *learner_create(wm_model *model, replay *rb, const learner_config *cfg);
+learner *learner_create_device(wm_model *model, device_replay *drb, const learner_config *cfg);
 void learner_destroy(learner *l);
 /* One update; the replay must have a ready step. */
 void learner_update(learner *l, learner_stats *out);
@@ -59,7 +63,7 @@ void learner_use_target(learner *l, float ema, int64_t interval);
 /* The target network's parameters (values), or NULL without one. */
 mz_params *learner_target_params(learner *l);
 /* Where the windows of the last update came from: env [batch], step [batch]. */
-void learner_last_windows(const learner *l, const int **env, const int64_t **step);
+void learner_last_windows(learner *l, const int **env, const int64_t **step);
 /* The update counter (AdamW's bias correction, the LR schedule) and the
  * target network, for resume. */
 void learner_state_blocks(learner *l, mz_state_block *list, int *n, int max);

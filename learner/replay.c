@@ -314,6 +314,10 @@ void replay_set_search(replay *r, int env, int64_t i, const float *policy, float
     r->val[s] = root_value;
 }
 
+void replay_priorities(const replay *r, float *out) {
+    memcpy(out, r->prio, (size_t)r->c.E * r->c.T * sizeof(float));
+}
+
 double replay_priority_total(const replay *r) { return mz_sumtree_total(&r->tree); }
 
 double replay_check_priorities(const replay *r) {

@@ -105,6 +105,7 @@ typedef struct {
         int64_t lr_warmup_updates, lr_decay_updates;
         double weight_decay, max_grad_norm;
         double reward_shift;
+        bool replay_on_device;
         double coef_reward, coef_value, coef_policy, coef_consistency, hidden_grad_scale;
         int64_t rollout_steps, updates_per_rollout, min_replay_steps;
         int64_t eval_interval_updates, eval_episodes, checkpoint_interval_updates;

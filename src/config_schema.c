@@ -203,6 +203,10 @@ const mz_cfg_key mz_config_schema[] = {
      "learner updates after each rollout phase (replay ratio: this x batch_size / (rollout_steps x num_envs))"},
     {"muzero.min_replay_steps", MZ_CFG_INT, OFF(muzero.min_replay_steps), 0, "1000", 1, BIG, NULL, NULL,
      "updates start once this many steps are sampleable"},
+    {"muzero.replay_on_device", MZ_CFG_BOOL, OFF(muzero.replay_on_device), 0, "true", 0, 0, NULL, NULL,
+     "mode=sync: the replay, its targets and prioritised sampling live on the training device "
+     "(learner/device_replay.h); false: the host replay, windows uploaded every update (mode=async always uses "
+     "the host's shared replay)"},
     {"muzero.reward_shift", MZ_CFG_FLOAT, OFF(muzero.reward_shift), 0, "0", -1e6, 1e6, NULL, NULL,
      "c added to every stored reward, so the model, its value targets and the search see r + c (returns are "
      "reported unshifted); without terminations (simple_spread) the optimal policy is unchanged, and c near "

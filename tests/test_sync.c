@@ -97,13 +97,14 @@ static void test_chain_sampled_eval(void **state) {
  * search noise) in the middle of both runs: joint search with a target
  * network copied every 5 updates, and sampled search. */
 #define RESUME_PHASES 12
-static sync_config resume_config(int sampled) {
+static sync_config resume_config(int sampled, int host_replay) {
     sync_config c = base_config("chain", "n2-l5", 7);
     c.E = 4, c.rollout_steps = 3, c.updates = 2, c.env_steps = 4 * 3 * RESUME_PHASES, c.min_ready = 16;
     c.replay.K = 2, c.replay.n_step = 3, c.replay.discount = 0.97f, c.replay.T = 64;
     c.learner.batch = 8, c.eval_envs = 2;
     c.learner.lr = (mz_lr_schedule){3e-3f, 5, 20, 1e-4f};
     if (!sampled) c.target_bootstrap = 1, c.target_interval = 5; /* the target network is state too */
+    c.host_replay = host_replay;
     if (sampled) {
         c.sampled = 1;
         mcts_sampled_params_default(&c.sampled_params, 8);
@@ -120,9 +121,9 @@ static void phase(sync_run *s, int i, learner_stats *out) {
     if (i == RESUME_PHASES / 2 + 1) sync_evaluate(s, 1, NULL);
 }
 
-static void resume_case(int sampled) {
+static void resume_case(int sampled, int host_replay) {
     char err[512];
-    sync_config c = resume_config(sampled);
+    sync_config c = resume_config(sampled, host_replay);
     learner_stats straight[RESUME_PHASES], resumed[RESUME_PHASES];
     memset(straight, 0, sizeof straight), memset(resumed, 0, sizeof resumed);
     sync_run *a = sync_create(test_cpu_backend(), &c, err, sizeof err);
@@ -167,21 +168,23 @@ static void resume_case(int sampled) {
 
 static void test_resume_exact(void **state) {
     (void)state;
-    resume_case(0);
+    resume_case(0, 0);
+    resume_case(0, 1);
 }
 
 static void test_resume_exact_sampled(void **state) {
     (void)state;
-    resume_case(1);
+    resume_case(1, 0);
+    resume_case(1, 1);
 }
 
 /* Full sync iterations (rollout with joint search and root masks, env
  * step, replay, updates with a target network) on the emulated CUDA backend
- * give the CPU backend's losses, bitwise. */
-static void test_cpu_emu_parity(void **state) {
-    (void)state;
+ * give the CPU backend's losses, bitwise, with the device replay (its .cu
+ * kernels) and with the host one. */
+static void cpu_emu_parity(int host_replay) {
     char err[512];
-    sync_config c = resume_config(0);
+    sync_config c = resume_config(0, host_replay);
     learner_stats cpu[RESUME_PHASES / 2], emu[RESUME_PHASES / 2];
     memset(cpu, 0, sizeof cpu), memset(emu, 0, sizeof emu);
     sync_run *a = sync_create(test_cpu_backend(), &c, err, sizeof err);
@@ -207,6 +210,12 @@ static void test_cpu_emu_parity(void **state) {
     assert_memory_equal(cpu, emu, sizeof cpu); /* the emulation runs the same float operations in the same order */
     sync_destroy(a);
     sync_destroy(b);
+}
+
+static void test_cpu_emu_parity(void **state) {
+    (void)state;
+    cpu_emu_parity(0);
+    cpu_emu_parity(1);
 }
 
 /* The Gumbel sigma(q) keys reach the search (mctx's names and defaults). */

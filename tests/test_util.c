@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "learner/device_replay.h"
+#include "learner/replay.h"
 #include "src/check.h"
 #include "src/rng.h"
 
@@ -171,4 +173,31 @@ int json_ints(const void *arr, int32_t *out, int max) {
         out[n++] = (int32_t)v->valuedouble;
     }
     return n;
+}
+
+void test_replay_add(test_replay *r, const float *obs, const int32_t *actions, const float *rewards,
+                     const uint8_t *terminated, const uint8_t *truncated, const float *policy, const float *root_value,
+                     const float *final_value) {
+    if (r->host) {
+        replay_add(r->host, obs, actions, rewards, terminated, truncated, policy, root_value, final_value);
+        return;
+    }
+    mz_backend *be = r->be;
+    size_t E = (size_t)r->E, NO = E * r->N * r->O, NA = E * r->N * r->A, f = sizeof(float);
+    float *d_obs = be->alloc(be, NO * f), *d_rew = be->alloc(be, E * f), *d_pol = be->alloc(be, NA * f);
+    float *d_val = be->alloc(be, E * f), *d_fv = be->alloc(be, E * f);
+    int32_t *d_act = be->alloc(be, E * r->N * sizeof(int32_t));
+    uint8_t *d_term = be->alloc(be, E), *d_trunc = be->alloc(be, E);
+    be->copy_h2d(be, d_obs, obs, NO * f);
+    be->copy_h2d(be, d_act, actions, E * r->N * sizeof(int32_t));
+    be->copy_h2d(be, d_rew, rewards, E * f);
+    be->copy_h2d(be, d_term, terminated, E);
+    be->copy_h2d(be, d_trunc, truncated, E);
+    be->copy_h2d(be, d_pol, policy, NA * f);
+    be->copy_h2d(be, d_val, root_value, E * f);
+    if (final_value) be->copy_h2d(be, d_fv, final_value, E * f);
+    else be->zero(be, d_fv, E * f);
+    device_replay_add(r->dev, d_obs, d_act, d_rew, d_term, d_trunc, d_pol, d_val, d_fv);
+    void *all[] = {d_obs, d_rew, d_pol, d_val, d_fv, d_act, d_term, d_trunc};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) be->free(be, all[i]);
 }

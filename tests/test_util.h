@@ -74,4 +74,19 @@ int run_in_child(void (*fn)(void *), void *arg, char *stderr_text, size_t len);
  * /dev/null) or fd 2 (stderr). */
 int run_in_child_capturing(void (*fn)(void *), void *arg, int fd, char *text, size_t len);
 
+/* A test's replay: the host replay or the device replay, fed host arrays
+ * (replay_add's arguments; final_value may be NULL when nothing is
+ * truncated), which the device one uploads first. */
+struct replay;
+struct device_replay;
+typedef struct {
+    struct replay *host;
+    struct device_replay *dev;
+    mz_backend *be;
+    int E, N, O, A;
+} test_replay;
+void test_replay_add(test_replay *r, const float *obs, const int32_t *actions, const float *rewards,
+                     const uint8_t *terminated, const uint8_t *truncated, const float *policy, const float *root_value,
+                     const float *final_value);
+
 #endif

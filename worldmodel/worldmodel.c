@@ -28,6 +28,7 @@ struct wm_model {
     float *obs, *policy, *value, *reward;           /* device copies of the batch */
     int32_t *actions;                               /* [K][R] (be->alloc) */
     float *cw_v, *cw_p, *cw_c;                      /* [(K+1) B], [(K+1) R], [(K+1) R] row weights */
+    float *d_mask, *d_weight, *d_cw_tmp;            /* device batches: [(K+1) B], [B], [(K+1) B] */
     float *h_cw_v, *h_cw_p, *h_cw_c;                /* host staging of the same */
     float *h_value0, *h_reward1;                    /* host copies of the targets the errors need */
     float *v0, *r1, *probs;                         /* [B], [B], [B x S2] */
@@ -233,6 +234,9 @@ static void take_all(wm_model *m, mz_arena *ar) {
     m->cw_v = mz_arena_take(ar, (int64_t)(K + 1) * B, "worldmodel value weights");
     m->cw_p = mz_arena_take(ar, (int64_t)(K + 1) * R, "worldmodel policy weights");
     m->cw_c = mz_arena_take(ar, (int64_t)(K + 1) * R, "worldmodel consistency weights");
+    m->d_mask = mz_arena_take(ar, (int64_t)(K + 1) * B, "worldmodel device batch obs mask");
+    m->d_weight = mz_arena_take(ar, B, "worldmodel device batch weights");
+    m->d_cw_tmp = mz_arena_take(ar, (int64_t)(K + 1) * B, "worldmodel device batch masked weights");
     m->v0 = mz_arena_take(ar, B, "worldmodel v0");
     m->r1 = mz_arena_take(ar, B, "worldmodel r1");
     m->probs = mz_arena_take(ar, (int64_t)B * m->S2, "worldmodel probs");
@@ -440,6 +444,33 @@ void wm_upload(wm_model *m, const wm_batch *bt) {
     be->copy_h2d(be, m->cw_c, m->h_cw_c, (size_t)(K + 1) * R * sizeof(float));
     memcpy(m->h_value0, bt->value, (size_t)B * sizeof(float));
     memcpy(m->h_reward1, bt->reward, (size_t)B * sizeof(float));
+}
+
+wm_device_batch wm_device_batch_buffers(wm_model *m) {
+    wm_device_batch d = {m->obs, m->actions, m->policy, m->value, m->reward, m->d_mask, m->d_weight};
+    return d;
+}
+
+/* The row weights wm_upload computes on the host, here from the device's
+ * weight and mask: cw_v[k][b] = w_b s_k / B, cw_p = cw_v / N per agent,
+ * cw_c = cw_v m_k,b / N for k >= 1 (0 at k = 0). */
+void wm_device_batch_ready(wm_model *m, int B) {
+    const wm_config *c = &m->cfg;
+    mz_backend *be = m->be;
+    MZ_CHECK(B >= 1 && B <= c->max_batch, "worldmodel: batch of %d (the model was built for %d)", B, c->max_batch);
+    int K = c->K, N = c->N, KB = (K + 1) * B;
+    m->B = B;
+    be->zero(be, m->cw_v, (size_t)KB * sizeof(float));
+    for (int k = 0; k <= K; k++)
+        be->axpy(be, B, (k == 0 ? 1.0f : 1.0f / (float)K) / (float)B, m->d_weight, m->cw_v + (size_t)k * B);
+    mz_gather_rows(be, m->cw_p, m->cw_v, NULL, KB * N, 1, N, 1);
+    be->scal(be, (int64_t)KB * N, 1.0f / (float)N, m->cw_p);
+    be->zero(be, m->d_cw_tmp, (size_t)B * sizeof(float));
+    mz_mul(be, m->d_cw_tmp + B, m->cw_v + B, m->d_mask + B, (int64_t)K * B);
+    mz_gather_rows(be, m->cw_c, m->d_cw_tmp, NULL, KB * N, 1, N, 1);
+    be->scal(be, (int64_t)KB * N, 1.0f / (float)N, m->cw_c);
+    be->copy_d2h(be, m->h_value0, m->value, (size_t)B * sizeof(float));
+    be->copy_d2h(be, m->h_reward1, m->reward, (size_t)B * sizeof(float));
 }
 
 void wm_forward_loss(wm_model *m, wm_losses *out) {

@@ -15,7 +15,8 @@
  * read as [B x N*features] for the centralised heads.
  *
  * Training: wm_upload() stages a batch of K-step windows (host memory, see
- * wm_batch) to the device, wm_forward_loss() unrolls K steps from the
+ * wm_batch) to the device, or the device replay writes it there
+ * (wm_device_batch_buffers, wm_device_batch_ready), wm_forward_loss() unrolls K steps from the
  * representation of the first observation and returns the losses,
  * wm_backward() adds the gradient of the total loss into the grads block.
  * Loss (MuZero / EfficientZero / MAZero):
@@ -135,6 +136,19 @@ typedef struct {
     const float *weight;    /* [B] importance-sampling weights */
 } wm_batch;
 
+/* The same batch on the device, written there by the device replay
+ * (learner/device_replay.h) into the model's own buffers, laid out for the
+ * B then given to wm_device_batch_ready. */
+typedef struct {
+    float *obs;       /* [K+1][B][N][O] */
+    int32_t *actions; /* [K][B][N] */
+    float *policy;    /* [K+1][B][N][A] */
+    float *value;     /* [K+1][B] */
+    float *reward;    /* [K][B] */
+    float *obs_mask;  /* [K+1][B] */
+    float *weight;    /* [B] */
+} wm_device_batch;
+
 typedef struct {
     float total, reward, value, policy, consistency; /* weighted as in the total */
     float value_error;  /* mean |v_0 - z_0| over the batch */
@@ -154,6 +168,9 @@ void wm_init_params(wm_model *m, uint64_t seed);
 
 /* Training. */
 void wm_upload(wm_model *m, const wm_batch *batch);
+/* Or: fill the device buffers (max_batch windows at most), then say how many. */
+wm_device_batch wm_device_batch_buffers(wm_model *m);
+void wm_device_batch_ready(wm_model *m, int B);
 void wm_forward_loss(wm_model *m, wm_losses *out);
 void wm_backward(wm_model *m); /* adds into wm_params(m)->grads */
 /* host [B]: |v_0 - z_0| of the last forward (new priorities) */

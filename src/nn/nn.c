@@ -65,6 +65,8 @@ void mz_gelu_backward(mz_backend *be, float *dinp, const float *dout, const floa
     K(be)->gelu_backward(be, n, dinp, dout, inp);
 }
 
+void mz_mul(mz_backend *be, float *out, const float *a, const float *b, int64_t n) { K(be)->mul(be, n, out, a, b); }
+
 void mz_residual_forward(mz_backend *be, float *out, const float *a, const float *b, int64_t n) {
     K(be)->add_forward(be, n, out, a, b);
 }

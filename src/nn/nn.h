@@ -45,6 +45,8 @@ void mz_relu_forward(mz_backend *be, float *out, const float *inp, int64_t n);
 void mz_relu_backward(mz_backend *be, float *dinp, const float *dout, const float *inp, int64_t n);
 void mz_gelu_forward(mz_backend *be, float *out, const float *inp, int64_t n);
 void mz_gelu_backward(mz_backend *be, float *dinp, const float *dout, const float *inp, int64_t n);
+/* out = a * b element-wise (no backward: weights, masks) */
+void mz_mul(mz_backend *be, float *out, const float *a, const float *b, int64_t n);
 /* residual: out = a + b; backward adds dout into da and db */
 void mz_residual_forward(mz_backend *be, float *out, const float *a, const float *b, int64_t n);
 void mz_residual_backward(mz_backend *be, float *da, float *db, const float *dout, int64_t n);

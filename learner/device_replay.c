@@ -1,0 +1,264 @@
+/* The device replay: see device_replay.h. The CPU loops of its kernels are
+ * generated here from learner/device_replay_kernels.def; the CUDA ones live
+ * in learner/device_replay_cuda.cu. All buffers are allocated at create. */
+#include "learner/device_replay.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "learner/device_replay_kernels.h"
+#include "src/check.h"
+
+#define MZ_DRP_KERNEL(name, params, args)                                                          \
+    static void cpu_##name(mz_backend *be, int64_t n, MZ_DRP_UNPAREN params) {                     \
+        (void)be;                                                                                  \
+        _Pragma("omp parallel for schedule(static) if (n >= MZ_CPU_PARALLEL_MIN)")                 \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            name##_body(i, MZ_DRP_UNPAREN args);                                                   \
+    }
+#include "learner/device_replay_kernels.def"
+#undef MZ_DRP_KERNEL
+
+const mz_drp_kernels mz_drp_cpu_kernels = {
+#define MZ_DRP_KERNEL(name, params, args) .name = cpu_##name,
+#include "learner/device_replay_kernels.def"
+#undef MZ_DRP_KERNEL
+};
+
+struct device_replay {
+    mz_backend *be;
+    const mz_drp_kernels *k;
+    replay_config c;
+    int64_t ET;
+    /* the rings, [E*T] slots (device) */
+    float *obs, *pol, *rew, *fval, *val, *prio, *pa, *live, *cum;
+    int32_t *act;
+    uint8_t *term, *trunc;
+    int64_t *count;   /* [E] (device) */
+    int64_t *h_count; /* [E] host copy */
+    float max_prio;
+    uint64_t calls;   /* sample calls: the sampler's RNG offset and beta's schedule */
+    /* the last windows */
+    int32_t *env, *src_slot, *boot_slot; /* [B], [(K+1) B], [(K+1) B] */
+    int64_t *step;                       /* [B] */
+    float *new_prio;                     /* [B] */
+    float *boot_obs, *boot_coef, *boot_partial;
+    int last_B;
+    int *h_env;
+    int64_t *h_step;
+    int32_t *h_e32; /* [max_batch] staging */
+    float *h_ones;  /* [max_batch] */
+};
+
+static void *dev_zeroed(mz_backend *be, size_t bytes) {
+    void *p = be->alloc(be, bytes);
+    be->zero(be, p, bytes);
+    return p;
+}
+
+device_replay *device_replay_create(mz_backend *be, const replay_config *cfg) {
+    const replay_config *c = cfg;
+    MZ_CHECK(c->E >= 1 && c->N >= 1 && c->O >= 1 && c->A >= 1, "device replay: E %d, N %d, O %d, A %d", c->E, c->N,
+             c->O, c->A);
+    MZ_CHECK(c->K >= 1 && c->n_step >= 1, "device replay: unroll %d and n_step %d must be >= 1", c->K, c->n_step);
+    MZ_CHECK(c->T > c->K + c->n_step, "device replay: %d steps per environment, windows need more than K + n = %d",
+             c->T, c->K + c->n_step);
+    MZ_CHECK(c->max_batch >= 1, "device replay: batch %d", c->max_batch);
+    MZ_CHECK((int64_t)c->E * c->T < (1 << 24),
+             "device replay: %d envs x %d steps is %lld slots; at most 2^24 (the ready count is a float sum)", c->E,
+             c->T, (long long)c->E * c->T);
+    device_replay *r = mz_calloc(1, sizeof *r);
+    r->be = be;
+    if (be->kind == MZ_BACKEND_CUDA) {
+        MZ_CHECK(&mz_drp_cuda_kernels != NULL, "device replay: backend '%s' but this binary has no CUDA kernels",
+                 be->name);
+        r->k = &mz_drp_cuda_kernels;
+    } else {
+        r->k = &mz_drp_cpu_kernels;
+    }
+    r->c = *cfg;
+    int64_t ET = (int64_t)c->E * c->T, KB = (int64_t)(c->K + 1) * c->max_batch;
+    r->ET = ET;
+    size_t f = sizeof(float);
+    r->obs = dev_zeroed(be, (size_t)ET * c->N * c->O * f);
+    r->pol = dev_zeroed(be, (size_t)ET * c->N * c->A * f);
+    r->act = dev_zeroed(be, (size_t)ET * c->N * sizeof(int32_t));
+    r->rew = dev_zeroed(be, (size_t)ET * f);
+    r->fval = dev_zeroed(be, (size_t)ET * f);
+    r->val = dev_zeroed(be, (size_t)ET * f);
+    r->prio = dev_zeroed(be, (size_t)ET * f);
+    r->pa = dev_zeroed(be, (size_t)ET * f);
+    r->live = dev_zeroed(be, (size_t)ET * f);
+    r->cum = dev_zeroed(be, (size_t)ET * f);
+    r->term = dev_zeroed(be, (size_t)ET);
+    r->trunc = dev_zeroed(be, (size_t)ET);
+    r->count = dev_zeroed(be, (size_t)c->E * sizeof(int64_t));
+    r->h_count = mz_calloc((size_t)c->E, sizeof(int64_t));
+    r->env = dev_zeroed(be, (size_t)c->max_batch * sizeof(int32_t));
+    r->step = dev_zeroed(be, (size_t)c->max_batch * sizeof(int64_t));
+    r->new_prio = dev_zeroed(be, (size_t)c->max_batch * sizeof(float));
+    r->src_slot = dev_zeroed(be, (size_t)KB * sizeof(int32_t));
+    r->h_env = mz_calloc((size_t)c->max_batch, sizeof(int));
+    r->h_step = mz_calloc((size_t)c->max_batch, sizeof(int64_t));
+    r->h_e32 = mz_calloc((size_t)c->max_batch, sizeof(int32_t));
+    r->h_ones = mz_calloc((size_t)c->max_batch, sizeof(float));
+    for (int b = 0; b < c->max_batch; b++) r->h_ones[b] = 1.0f;
+    r->max_prio = 1.0f;
+    return r;
+}
+
+void device_replay_destroy(device_replay *r) {
+    if (!r) return;
+    mz_backend *be = r->be;
+    void *dev[] = {r->obs, r->pol, r->act, r->rew, r->fval, r->val, r->prio, r->pa, r->live, r->cum, r->term,
+                   r->trunc, r->count, r->env, r->step, r->new_prio, r->src_slot, r->boot_slot, r->boot_obs, r->boot_coef,
+                   r->boot_partial};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) be->free(be, dev[i]);
+    free(r->h_count);
+    free(r->h_env);
+    free(r->h_step);
+    free(r->h_e32);
+    free(r->h_ones);
+    free(r);
+}
+
+void device_replay_add(device_replay *r, const float *obs, const int32_t *actions, const float *rewards,
+                       const uint8_t *terminated, const uint8_t *truncated, const float *policy,
+                       const float *root_value, const float *final_value) {
+    const replay_config *c = &r->c;
+    mz_backend *be = r->be;
+    int NO = c->N * c->O, NA = c->N * c->A;
+    /* rows first: they go to the slot of count[e], which the step kernel moves on */
+    r->k->drp_store_rows(be, (int64_t)c->E * NO, r->obs, obs, r->count, c->T, NO);
+    r->k->drp_store_rows(be, (int64_t)c->E * NA, r->pol, policy, r->count, c->T, NA);
+    r->k->drp_store_step(be, c->E, r->act, r->rew, r->term, r->trunc, r->fval, r->val, r->prio, r->pa, r->live,
+                         r->count, actions, rewards, terminated, truncated, final_value, root_value, c->N, c->T,
+                         c->K + c->n_step, c->reward_shift, r->max_prio, powf(r->max_prio, c->alpha));
+    for (int e = 0; e < c->E; e++) r->h_count[e]++;
+}
+
+int64_t device_replay_ready(device_replay *r) { return (int64_t)r->be->sum(r->be, r->ET, r->live); }
+int64_t device_replay_steps(const device_replay *r, int env) { return r->h_count[env]; }
+float device_replay_max_priority(const device_replay *r) { return r->max_prio; }
+
+void device_replay_keep_bootstrap(device_replay *r) {
+    const replay_config *c = &r->c;
+    mz_backend *be = r->be;
+    size_t KB = (size_t)(c->K + 1) * c->max_batch;
+    if (r->boot_obs) return;
+    r->boot_obs = dev_zeroed(be, KB * c->N * c->O * sizeof(float));
+    r->boot_coef = dev_zeroed(be, KB * sizeof(float));
+    r->boot_partial = dev_zeroed(be, KB * sizeof(float));
+    r->boot_slot = dev_zeroed(be, KB * sizeof(int32_t));
+}
+
+device_replay_bootstrap device_replay_last_bootstrap(device_replay *r) {
+    MZ_CHECK(r->boot_obs, "device replay: bootstrap observations were not kept (device_replay_keep_bootstrap)");
+    device_replay_bootstrap b = {r->boot_obs, r->boot_coef, r->boot_partial};
+    return b;
+}
+
+void device_replay_rewrite_targets(device_replay *r, int rows, float *value, float *sel, float *shift, float *is_boot,
+                                   const float *boot_value) {
+    MZ_CHECK(r->boot_obs && rows == (r->c.K + 1) * r->last_B, "device replay: %d targets to rewrite, the last batch has %d",
+             rows, (r->c.K + 1) * r->last_B);
+    r->k->drp_bootstrap(r->be, rows, value, sel, shift, is_boot, r->boot_partial, r->boot_coef, boot_value);
+}
+
+/* The windows of r->env / r->step into out. */
+static void gather_windows(device_replay *r, int B, const wm_device_batch *out) {
+    const replay_config *c = &r->c;
+    mz_backend *be = r->be;
+    int NO = c->N * c->O, NA = c->N * c->A;
+    int64_t KB = (int64_t)(c->K + 1) * B;
+    r->k->drp_window(be, KB, r->src_slot, out->value, out->reward, out->obs_mask, out->actions,
+                     r->boot_obs ? r->boot_coef : NULL, r->boot_partial, r->boot_slot, r->env, r->step, r->rew,
+                     r->term, r->trunc, r->fval, r->val, r->act, B, c->K, c->N, c->T, c->n_step, c->discount);
+    r->k->drp_gather(be, KB * NO, out->obs, r->obs, r->src_slot, NO, 0.0f);
+    r->k->drp_gather(be, KB * NA, out->policy, r->pol, r->src_slot, NA, 1.0f / (float)c->A);
+    if (r->boot_obs) r->k->drp_gather(be, KB * NO, r->boot_obs, r->obs, r->boot_slot, NO, 0.0f);
+    r->last_B = B;
+}
+
+void device_replay_sample(device_replay *r, int B, const wm_device_batch *out) {
+    const replay_config *c = &r->c;
+    mz_backend *be = r->be;
+    MZ_CHECK(B >= 1 && B <= c->max_batch, "device replay: batch of %d (at most %d)", B, c->max_batch);
+    float ready = be->sum(be, r->ET, r->live);
+    MZ_CHECK(ready > 0.0f, "device replay: sampling with no ready step");
+    double frac = c->beta_steps > 0 ? (double)r->calls / (double)c->beta_steps : 1.0;
+    float beta = (float)(c->beta0 + (1.0 - c->beta0) * (frac < 1.0 ? frac : 1.0));
+    be->inclusive_scan(be, r->ET, r->pa, r->cum);
+    r->k->drp_pick(be, B, r->env, r->step, out->weight, r->cum, r->pa, r->count, r->ET, c->T, ready, beta, c->seed,
+                   MZ_STREAM_DEVICE_REPLAY_SAMPLE, r->calls * (uint64_t)c->max_batch);
+    r->calls++;
+    gather_windows(r, B, out);
+    float wmax = be->max(be, B, out->weight);
+    be->scal(be, B, 1.0f / wmax, out->weight);
+}
+
+void device_replay_windows(device_replay *r, int B, const int *env, const int64_t *step, const wm_device_batch *out) {
+    const replay_config *c = &r->c;
+    mz_backend *be = r->be;
+    MZ_CHECK(B >= 1 && B <= c->max_batch, "device replay: batch of %d (at most %d)", B, c->max_batch);
+    for (int b = 0; b < B; b++) {
+        MZ_CHECK(env[b] >= 0 && env[b] < c->E, "device replay: env %d of %d", env[b], c->E);
+        MZ_CHECK(step[b] >= r->h_count[env[b]] - c->T && step[b] >= 0 && step[b] < r->h_count[env[b]],
+                 "device replay: step %lld of env %d is not stored", (long long)step[b], env[b]);
+        r->h_e32[b] = env[b];
+    }
+    be->copy_h2d(be, r->env, r->h_e32, (size_t)B * sizeof(int32_t));
+    be->copy_h2d(be, r->step, step, (size_t)B * sizeof(int64_t));
+    gather_windows(r, B, out);
+    be->copy_h2d(be, out->weight, r->h_ones, (size_t)B * sizeof(float));
+}
+
+void device_replay_last_windows(device_replay *r, int B, int *env, int64_t *step) {
+    MZ_CHECK(B == r->last_B, "device replay: %d windows asked, the last batch had %d", B, r->last_B);
+    r->be->copy_d2h(r->be, r->h_e32, r->env, (size_t)B * sizeof(int32_t));
+    r->be->copy_d2h(r->be, step, r->step, (size_t)B * sizeof(int64_t));
+    for (int b = 0; b < B; b++) env[b] = r->h_e32[b];
+}
+
+void device_replay_update_priorities(device_replay *r, int B, const float *priority) {
+    const replay_config *c = &r->c;
+    mz_backend *be = r->be;
+    MZ_CHECK(B == r->last_B, "device replay: %d priorities for a batch of %d", B, r->last_B);
+    /* the host rule: the maximum grows with every sample not evicted since it was drawn */
+    device_replay_last_windows(r, B, r->h_env, r->h_step);
+    for (int b = 0; b < B; b++) {
+        MZ_CHECK(priority[b] > 0.0f && isfinite(priority[b]), "device replay: priority %g", (double)priority[b]);
+        if (r->h_step[b] >= r->h_count[r->h_env[b]] - c->T && priority[b] > r->max_prio) r->max_prio = priority[b];
+    }
+    be->copy_h2d(be, r->new_prio, priority, (size_t)B * sizeof(float));
+    r->k->drp_set_priority(be, B, r->prio, r->pa, r->env, r->step, r->count, r->new_prio, B, c->T, c->alpha);
+}
+
+void device_replay_priorities(device_replay *r, float *out) {
+    r->be->copy_d2h(r->be, out, r->prio, (size_t)r->ET * sizeof(float));
+}
+
+void device_replay_state_blocks(device_replay *r, mz_state_block *list, int *n, int max) {
+    const replay_config *c = &r->c;
+    size_t ET = (size_t)r->ET;
+    mz_state_add(list, n, max, "replay.obs", r->obs, ET * c->N * c->O * sizeof(float), 1);
+    mz_state_add(list, n, max, "replay.actions", r->act, ET * c->N * sizeof(int32_t), 1);
+    mz_state_add(list, n, max, "replay.reward", r->rew, ET * sizeof(float), 1);
+    mz_state_add(list, n, max, "replay.terminated", r->term, ET, 1);
+    mz_state_add(list, n, max, "replay.truncated", r->trunc, ET, 1);
+    mz_state_add(list, n, max, "replay.policy", r->pol, ET * c->N * c->A * sizeof(float), 1);
+    mz_state_add(list, n, max, "replay.root_value", r->val, ET * sizeof(float), 1);
+    mz_state_add(list, n, max, "replay.final_value", r->fval, ET * sizeof(float), 1);
+    mz_state_add(list, n, max, "replay.priority", r->prio, ET * sizeof(float), 1);
+    /* prio^alpha as it was computed (a GPU's powf is not the host's) and the ready flags */
+    mz_state_add(list, n, max, "replay.priority_alpha", r->pa, ET * sizeof(float), 1);
+    mz_state_add(list, n, max, "replay.ready_flags", r->live, ET * sizeof(float), 1);
+    mz_state_add(list, n, max, "replay.count", r->count, (size_t)c->E * sizeof(int64_t), 1);
+    mz_state_add(list, n, max, "replay.max_priority", &r->max_prio, sizeof r->max_prio, 0);
+    mz_state_add(list, n, max, "replay.sample_calls", &r->calls, sizeof r->calls, 0);
+}
+
+void device_replay_state_loaded(device_replay *r) {
+    r->be->copy_d2h(r->be, r->h_count, r->count, (size_t)r->c.E * sizeof(int64_t));
+}

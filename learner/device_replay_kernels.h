@@ -1,0 +1,196 @@
+/* Single-source bodies of the device replay (learner/device_replay.h): each
+ * does the work of one index; learner/device_replay.c runs it in an OpenMP
+ * loop (CPU backend) and learner/device_replay_cuda.cu in a grid-stride
+ * kernel (CUDA, also emulated). The list of kernels is
+ * learner/device_replay_kernels.def.
+ *
+ * Ring layout as the host replay's (learner/replay.h): step i of env e in
+ * slot e*T + i%T. Per slot: prio (0 while not ready), pa = prio^alpha (what
+ * the sampler scans) and live (1 while ready: their sum is the ready count).
+ * The value targets are computed with the host replay's float operations
+ * in its order, so both give the same bits. */
+#ifndef MZ_DEVICE_REPLAY_KERNELS_H
+#define MZ_DEVICE_REPLAY_KERNELS_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "src/hd.h"
+#include "src/rng.h"
+
+#define MZ_STREAM_DEVICE_REPLAY_SAMPLE 0x5eb1a8u
+
+HD static inline int64_t drp_slot(int64_t e, int64_t i, int T) { return e * T + i % T; }
+
+HD static inline void drp_mark_ready(float *prio, float *pa, float *live, int64_t s, float max_prio, float max_pa) {
+    if (prio[s] > 0.0f) return;
+    prio[s] = max_prio, pa[s] = max_pa, live[s] = 1.0f;
+}
+
+/* Index i of E*W: row e of src [E][W] into env e's next slot of dst [E*T][W]
+ * (run before drp_store_step, which moves count on). */
+HD static inline void drp_store_rows_body(int64_t i, float *dst, const float *src, const int64_t *count, int T, int W) {
+    int64_t e = i / W;
+    dst[drp_slot(e, count[e], T) * W + i % W] = src[i];
+}
+
+/* Env e: the scalars and actions of its step count[e], then count[e]++, then
+ * the steps that became ready get max priority: every step back to the
+ * last ready one when this step ends the episode, and the step K+n back. */
+HD static inline void drp_store_step_body(int64_t e, int32_t *act, float *rew, uint8_t *term, uint8_t *trunc,
+                                          float *fval, float *val, float *prio, float *pa, float *live, int64_t *count,
+                                          const int32_t *actions, const float *reward, const uint8_t *terminated,
+                                          const uint8_t *truncated, const float *final_value, const float *root_value,
+                                          int N, int T, int Kn, float reward_shift, float max_prio, float max_pa) {
+    int64_t i = count[e], s = drp_slot(e, i, T);
+    prio[s] = 0.0f, pa[s] = 0.0f, live[s] = 0.0f; /* evicting step i - T */
+    for (int n = 0; n < N; n++) act[s * N + n] = actions[e * N + n];
+    int tm = terminated[e] != 0, tr = truncated[e] != 0 && !tm;
+    rew[s] = reward[e] + reward_shift;
+    term[s] = (uint8_t)tm, trunc[s] = (uint8_t)tr;
+    fval[s] = tr ? final_value[e] : 0.0f;
+    val[s] = root_value[e];
+    count[e] = i + 1;
+    int64_t oldest = i + 1 - T > 0 ? i + 1 - T : 0;
+    if (tm || tr)
+        for (int64_t j = i; j >= oldest && prio[drp_slot(e, j, T)] == 0.0f; j--)
+            drp_mark_ready(prio, pa, live, drp_slot(e, j, T), max_prio, max_pa);
+    if (i - Kn >= oldest) drp_mark_ready(prio, pa, live, drp_slot(e, i - Kn, T), max_prio, max_pa);
+}
+
+/* First s in [0, n) with cum[s] > u (strict) or cum[s] >= u; n if none. */
+HD static inline int64_t drp_lower_bound(const float *cum, int64_t n, float u, int strict) {
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (strict ? cum[mid] > u : cum[mid] >= u) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+/* Sample b: slot s with probability pa[s] / total from the inclusive scan
+ * cum [n] of pa; its env, step and unnormalised weight (ready * P)^-beta.
+ * A sequential scan gives pa[s] > 0 for the slot found; a device scan's
+ * rounding can put a not-ready slot's sum a hair above its predecessor's,
+ * so the nearest ready slot after it (cyclically) is taken then. */
+HD static inline void drp_pick_body(int64_t b, int32_t *env_out, int64_t *step_out, float *weight, const float *cum,
+                                    const float *pa, const int64_t *count, int64_t n, int T, float ready, float beta,
+                                    uint64_t seed, uint32_t stream, uint64_t offset) {
+    float total = cum[n - 1];
+    mz_rng g;
+    mz_rng_init(&g, seed, stream, offset + (uint64_t)b);
+    float u = mz_rng_uniform(&g) * total;
+    int64_t s = drp_lower_bound(cum, n, u, 1);
+    if (s >= n) s = drp_lower_bound(cum, n, total, 0); /* u rounded up to the total */
+    for (int64_t k = 0; k < n && !(pa[s] > 0.0f); k++) s = s + 1 < n ? s + 1 : 0;
+    int64_t e = s / T, sl = s % T, cnt = count[e];
+    env_out[b] = (int32_t)e;
+    step_out[b] = cnt - 1 - (cnt - 1 - sl) % T; /* the newest step stored in that slot */
+    weight[b] = powf(ready * (pa[s] / total), -beta);
+}
+
+/* Row kb = k*B + b of a batch: the slot of step t+k of window b (src -1
+ * past the episode's end: absorbing), its n-step value target (the host
+ * replay's arithmetic), mask, reward and actions (k < K), and, when
+ * boot_coef is set, the target's split partial + coef * V(obs of boot_slot). */
+HD static inline void drp_window_body(int64_t kb, int32_t *src_slot, float *value, float *reward, float *mask,
+                                      int32_t *actions, float *boot_coef, float *boot_partial, int32_t *boot_slot,
+                                      const int32_t *env, const int64_t *step, const float *rew, const uint8_t *term,
+                                      const uint8_t *trunc, const float *fval, const float *val, const int32_t *act,
+                                      int B, int K, int N, int T, int n_step, float discount) {
+    int k = (int)(kb / B), b = (int)(kb % B);
+    int64_t e = env[b], t = step[b];
+    int ended = 0;
+    for (int j = 0; j < k && !ended; j++) {
+        int64_t s = drp_slot(e, t + j, T);
+        ended = term[s] || trunc[s];
+    }
+    if (ended) {
+        src_slot[kb] = -1, mask[kb] = 0.0f, value[kb] = 0.0f;
+        if (boot_coef) boot_coef[kb] = 0.0f, boot_partial[kb] = 0.0f, boot_slot[kb] = -1;
+        if (k < K) {
+            reward[kb] = 0.0f;
+            for (int n = 0; n < N; n++) actions[kb * N + n] = 0;
+        }
+        return;
+    }
+    int64_t s = drp_slot(e, t + k, T), boot = -1;
+    float z = 0.0f, g = 1.0f, coef = 0.0f;
+    int done = 0;
+    for (int j = 0; j < n_step && !done; j++) {
+        int64_t sj = drp_slot(e, t + k + j, T);
+        z += g * rew[sj];
+        g *= discount;
+        if (term[sj]) done = 1;
+        else if (trunc[sj]) z = z + g * fval[sj], done = 1;
+    }
+    if (!done) coef = g, boot = drp_slot(e, t + k + n_step, T);
+    src_slot[kb] = (int32_t)s, mask[kb] = 1.0f;
+    value[kb] = boot < 0 ? z : z + coef * val[boot];
+    if (boot_coef) boot_coef[kb] = coef, boot_partial[kb] = z, boot_slot[kb] = (int32_t)boot;
+    if (k < K) {
+        reward[kb] = rew[s];
+        for (int n = 0; n < N; n++) actions[kb * N + n] = act[s * N + n];
+    }
+}
+
+/* Index i of rows*W: row r of dst is row rows[r] of data [.][W], or `fill`
+ * everywhere where rows[r] < 0. */
+HD static inline void drp_gather_body(int64_t i, float *dst, const float *data, const int32_t *rows, int W,
+                                      float fill) {
+    int64_t r = i / W;
+    dst[i] = rows[r] >= 0 ? data[(int64_t)rows[r] * W + i % W] : fill;
+}
+
+/* Sample b's new priority, unless its step was evicted since it was drawn
+ * or a later sample of the batch is the same step (the last write wins, as
+ * on the host; the check keeps the writes disjoint). */
+HD static inline void drp_set_priority_body(int64_t b, float *prio, float *pa, const int32_t *env, const int64_t *step,
+                                            const int64_t *count, const float *priority, int B, int T, float alpha) {
+    for (int b2 = (int)b + 1; b2 < B; b2++)
+        if (env[b2] == env[b] && step[b2] == step[b]) return;
+    if (step[b] < count[env[b]] - T) return;
+    int64_t s = drp_slot(env[b], step[b], T);
+    if (prio[s] > 0.0f) prio[s] = priority[b], pa[s] = powf(priority[b], alpha);
+}
+
+/* Row kb: a target that bootstraps from a value (coef > 0) becomes partial +
+ * coef * the target network's value; sel/shift/is_boot feed the logged means. */
+HD static inline void drp_bootstrap_body(int64_t kb, float *value, float *sel, float *shift, float *is_boot,
+                                         const float *partial, const float *coef, const float *boot_value) {
+    if (coef[kb] > 0.0f) {
+        float z = partial[kb] + coef[kb] * boot_value[kb];
+        shift[kb] = fabsf(z - value[kb]);
+        sel[kb] = boot_value[kb], is_boot[kb] = 1.0f;
+        value[kb] = z;
+    } else {
+        shift[kb] = 0.0f, sel[kb] = 0.0f, is_boot[kb] = 0.0f;
+    }
+}
+
+/* Dispatch table: one entry per kernel of device_replay_kernels.def, each
+ * running its body for every index in [0, n) on the backend's stream. */
+#include "src/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MZ_DRP_UNPAREN(...) __VA_ARGS__
+
+typedef struct {
+#define MZ_DRP_KERNEL(name, params, args) void (*name)(mz_backend *be, int64_t n, MZ_DRP_UNPAREN params);
+#include "learner/device_replay_kernels.def"
+#undef MZ_DRP_KERNEL
+} mz_drp_kernels;
+
+extern const mz_drp_kernels mz_drp_cpu_kernels;
+/* learner/device_replay_cuda.cu, linked only by CUDA and emulation builds */
+extern const mz_drp_kernels mz_drp_cuda_kernels __attribute__((weak));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
