@@ -10,13 +10,7 @@
 #include "learner/device_replay_kernels.h"
 #include "src/check.h"
 
-#define MZ_DRP_KERNEL(name, params, args)                                                          \
-    static void cpu_##name(mz_backend *be, int64_t n, MZ_DRP_UNPAREN params) {                     \
-        (void)be;                                                                                  \
-        _Pragma("omp parallel for schedule(static) if (n >= MZ_CPU_PARALLEL_MIN)")                 \
-        for (int64_t i = 0; i < n; i++)                                                            \
-            name##_body(i, MZ_DRP_UNPAREN args);                                                   \
-    }
+#define MZ_DRP_KERNEL(name, params, args) MZ_GEN_CPU_LOOP(name, params, args)
 #include "learner/device_replay_kernels.def"
 #undef MZ_DRP_KERNEL
 
@@ -240,21 +234,12 @@ void device_replay_priorities(device_replay *r, float *out) {
 }
 
 void device_replay_state_blocks(device_replay *r, mz_state_block *list, int *n, int max) {
-    const replay_config *c = &r->c;
-    size_t ET = (size_t)r->ET;
-    mz_state_add(list, n, max, "replay.obs", r->obs, ET * c->N * c->O * sizeof(float), 1);
-    mz_state_add(list, n, max, "replay.actions", r->act, ET * c->N * sizeof(int32_t), 1);
-    mz_state_add(list, n, max, "replay.reward", r->rew, ET * sizeof(float), 1);
-    mz_state_add(list, n, max, "replay.terminated", r->term, ET, 1);
-    mz_state_add(list, n, max, "replay.truncated", r->trunc, ET, 1);
-    mz_state_add(list, n, max, "replay.policy", r->pol, ET * c->N * c->A * sizeof(float), 1);
-    mz_state_add(list, n, max, "replay.root_value", r->val, ET * sizeof(float), 1);
-    mz_state_add(list, n, max, "replay.final_value", r->fval, ET * sizeof(float), 1);
-    mz_state_add(list, n, max, "replay.priority", r->prio, ET * sizeof(float), 1);
+    replay_rings g = {r->obs, r->act, r->rew, r->term, r->trunc, r->pol, r->val, r->fval, r->prio, r->count};
+    replay_rings_state_blocks(&r->c, &g, 1, list, n, max);
     /* prio^alpha as it was computed (a GPU's powf is not the host's) and the ready flags */
+    size_t ET = (size_t)r->ET;
     mz_state_add(list, n, max, "replay.priority_alpha", r->pa, ET * sizeof(float), 1);
     mz_state_add(list, n, max, "replay.ready_flags", r->live, ET * sizeof(float), 1);
-    mz_state_add(list, n, max, "replay.count", r->count, (size_t)c->E * sizeof(int64_t), 1);
     mz_state_add(list, n, max, "replay.max_priority", &r->max_prio, sizeof r->max_prio, 0);
     mz_state_add(list, n, max, "replay.sample_calls", &r->calls, sizeof r->calls, 0);
 }

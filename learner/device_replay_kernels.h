@@ -172,15 +172,14 @@ HD static inline void drp_bootstrap_body(int64_t kb, float *value, float *sel, f
 /* Dispatch table: one entry per kernel of device_replay_kernels.def, each
  * running its body for every index in [0, n) on the backend's stream. */
 #include "src/backend.h"
+#include "src/kernel_gen.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define MZ_DRP_UNPAREN(...) __VA_ARGS__
-
 typedef struct {
-#define MZ_DRP_KERNEL(name, params, args) void (*name)(mz_backend *be, int64_t n, MZ_DRP_UNPAREN params);
+#define MZ_DRP_KERNEL(name, params, args) void (*name)(mz_backend *be, int64_t n, MZ_UNPAREN params);
 #include "learner/device_replay_kernels.def"
 #undef MZ_DRP_KERNEL
 } mz_drp_kernels;

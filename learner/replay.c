@@ -264,19 +264,24 @@ void replay_update_priorities(replay *r, int B, const int *env, const int64_t *s
     }
 }
 
+void replay_rings_state_blocks(const replay_config *c, const replay_rings *g, int on_device, mz_state_block *list,
+                               int *n, int max) {
+    size_t ET = (size_t)c->E * c->T, f = sizeof(float);
+    mz_state_add(list, n, max, "replay.obs", g->obs, ET * c->N * c->O * f, on_device);
+    mz_state_add(list, n, max, "replay.actions", g->act, ET * c->N * sizeof(int32_t), on_device);
+    mz_state_add(list, n, max, "replay.reward", g->rew, ET * f, on_device);
+    mz_state_add(list, n, max, "replay.terminated", g->term, ET, on_device);
+    mz_state_add(list, n, max, "replay.truncated", g->trunc, ET, on_device);
+    mz_state_add(list, n, max, "replay.policy", g->pol, ET * c->N * c->A * f, on_device);
+    mz_state_add(list, n, max, "replay.root_value", g->val, ET * f, on_device);
+    mz_state_add(list, n, max, "replay.final_value", g->fval, ET * f, on_device);
+    mz_state_add(list, n, max, "replay.priority", g->prio, ET * f, on_device);
+    mz_state_add(list, n, max, "replay.count", g->count, (size_t)c->E * sizeof(int64_t), on_device);
+}
+
 void replay_state_blocks(replay *r, mz_state_block *list, int *n, int max) {
-    const replay_config *c = &r->c;
-    size_t ET = (size_t)c->E * c->T;
-    mz_state_add(list, n, max, "replay.obs", r->obs, ET * c->N * c->O * sizeof(float), 0);
-    mz_state_add(list, n, max, "replay.actions", r->act, ET * c->N * sizeof(int32_t), 0);
-    mz_state_add(list, n, max, "replay.reward", r->rew, ET * sizeof(float), 0);
-    mz_state_add(list, n, max, "replay.terminated", r->term, ET, 0);
-    mz_state_add(list, n, max, "replay.truncated", r->trunc, ET, 0);
-    mz_state_add(list, n, max, "replay.policy", r->pol, ET * c->N * c->A * sizeof(float), 0);
-    mz_state_add(list, n, max, "replay.root_value", r->val, ET * sizeof(float), 0);
-    mz_state_add(list, n, max, "replay.final_value", r->fval, ET * sizeof(float), 0);
-    mz_state_add(list, n, max, "replay.priority", r->prio, ET * sizeof(float), 0);
-    mz_state_add(list, n, max, "replay.count", r->count, (size_t)c->E * sizeof(int64_t), 0);
+    replay_rings g = {r->obs, r->act, r->rew, r->term, r->trunc, r->pol, r->val, r->fval, r->prio, r->count};
+    replay_rings_state_blocks(&r->c, &g, 0, list, n, max);
     mz_state_add(list, n, max, "replay.ready", &r->ready, sizeof r->ready, 0);
     mz_state_add(list, n, max, "replay.max_priority", &r->max_prio, sizeof r->max_prio, 0);
     mz_state_add(list, n, max, "replay.sample_calls", &r->calls, sizeof r->calls, 0);

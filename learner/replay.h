@@ -109,6 +109,14 @@ replay_bootstrap replay_last_bootstrap(replay *r);
 /* Everything a resumed run needs (contents, priorities, counters, the
  * sampler's RNG counter), appended to list as host blocks. */
 void replay_state_blocks(replay *r, mz_state_block *list, int *n, int max);
+/* The ring arrays both replays save under the same names (host or device
+ * memory): obs, actions, reward, terminated, truncated, policy,
+ * root_value, final_value, priority [E*T slots each], count [E]. */
+typedef struct {
+    void *obs, *act, *rew, *term, *trunc, *pol, *val, *fval, *prio, *count;
+} replay_rings;
+void replay_rings_state_blocks(const replay_config *c, const replay_rings *rings, int on_device, mz_state_block *list,
+                               int *n, int max);
 /* After those blocks were loaded: rebuilds the sampling tree from the priorities. */
 void replay_state_loaded(replay *r);
 /* When the episodes in flight are lost (an async resume: actors start

@@ -217,10 +217,12 @@ static void test_resume_exact_sampled(void **state) {
 /* Full sync iterations (rollout with joint search and root masks, env
  * step, replay, updates with a target network) on the emulated CUDA backend
  * give the CPU backend's losses, bitwise, with the device replay (its .cu
- * kernels) and with the host one. */
-static void cpu_emu_parity(int host_replay) {
+ * kernels) and with the host one, and with sampled search and AWPO's
+ * policy targets into the device replay. */
+static void cpu_emu_parity(int host_replay, int awpo) {
     char err[512];
-    sync_config c = resume_config(0, host_replay);
+    sync_config c = resume_config(awpo, host_replay);
+    if (awpo) c.awpo = 1, c.awpo_alpha = 2.0f, c.awpo_clip = 3.0f; /* sampled search, AWPO targets uploaded */
     learner_stats cpu[RESUME_PHASES / 2], emu[RESUME_PHASES / 2];
     memset(cpu, 0, sizeof cpu), memset(emu, 0, sizeof emu);
     sync_run *a = sync_create(test_cpu_backend(), &c, err, sizeof err);
@@ -250,8 +252,9 @@ static void cpu_emu_parity(int host_replay) {
 
 static void test_cpu_emu_parity(void **state) {
     (void)state;
-    cpu_emu_parity(0);
-    cpu_emu_parity(1);
+    cpu_emu_parity(0, 0);
+    cpu_emu_parity(1, 0);
+    cpu_emu_parity(0, 1);
 }
 
 /* The Gumbel sigma(q) keys reach the search (mctx's names and defaults). */

@@ -9,18 +9,7 @@
 /* Every kernel's first argument is its output: under emulation, a host
  * pointer there fails as it would on a GPU (the other pointers are checked
  * by the parity tests' guarded device buffers). */
-#define MZ_FIRST_(first, ...) first
-#define MZ_FIRST(...) MZ_FIRST_(__VA_ARGS__, unused)
-
-#define MZ_NN_KERNEL(name, params, args)                                                           \
-    __global__ void name##_kernel(int64_t n, MZ_UNPAREN params) {                                  \
-        MZ_GRID_STRIDE_LOOP(i, n) name##_body(i, MZ_UNPAREN args);                                 \
-    }                                                                                              \
-    static void cuda_##name(mz_backend *be, int64_t n, MZ_UNPAREN params) {                        \
-        if (n <= 0) return;                                                                        \
-        MZ_REQUIRE_DEVICE(MZ_FIRST(MZ_UNPAREN args), sizeof(float), #name " output");              \
-        MZ_LAUNCH(name##_kernel, mz_grid_for(n), MZ_BLOCK, mz_cuda_backend_stream(be), n, MZ_UNPAREN args); \
-    }
+#define MZ_NN_KERNEL(name, params, args) MZ_GEN_CUDA_LAUNCHER(name, params, args)
 #include "src/nn/nn_kernels.def"
 #undef MZ_NN_KERNEL
 

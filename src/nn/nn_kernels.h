@@ -7,12 +7,12 @@
 #include <stdint.h>
 
 #include "src/backend.h"
+#include "src/kernel_gen.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define MZ_UNPAREN(...) __VA_ARGS__
 
 typedef struct {
 #define MZ_NN_KERNEL(name, params, args) void (*name)(mz_backend *be, int64_t n, MZ_UNPAREN params);
