@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "learner/ppo_ops.h"
+#include "src/safetensors.h"
 #include "src/check.h"
 #include "src/dist.h"
 #include "src/clock.h"
@@ -407,10 +408,25 @@ int sync_save_state(sync_run *s, const char *path, char *err, size_t err_len) {
     return mz_state_save(path, s->be, list, n, "sync", err, err_len);
 }
 
+/* A state file of the other replay is refused by its block count; say so. */
+static void replay_kind_hint(const sync_run *s, const char *path, char *err, size_t err_len) {
+    mz_st_file f;
+    char ignored[16];
+    if (mz_st_read(path, &f, ignored, sizeof ignored) != 0) return;
+    int host_file = mz_st_find(&f, "replay.ready") != NULL, dev_file = mz_st_find(&f, "replay.ready_flags") != NULL;
+    mz_st_free(&f);
+    size_t len = strlen(err);
+    if ((host_file && s->drb) || (dev_file && s->rb))
+        snprintf(err + len, err_len > len ? err_len - len : 0,
+                 "; it holds the %s replay: resume with muzero.replay_on_device=%s", host_file ? "host" : "device",
+                 host_file ? "false" : "true");
+}
+
 int sync_load_state(sync_run *s, const char *path, char *err, size_t err_len) {
     mz_state_block list[SYNC_STATE_BLOCKS];
     int n = state_blocks(s, list);
     int rc = mz_state_load(path, s->be, list, n, "sync", err, err_len);
+    if (rc != 0) replay_kind_hint(s, path, err, err_len);
     if (rc == 0 && s->drb) device_replay_state_loaded(s->drb);
     if (rc == 0 && s->rb) replay_state_loaded(s->rb);
     return rc;

@@ -197,6 +197,13 @@ static void resume_case(int sampled, int host_replay) {
     assert_int_equal(sync_load_state(o, state, err, sizeof err), -1);
     assert_non_null(strstr(err, "replay.obs"));
     sync_destroy(o);
+    /* and one of the other replay says which key resumes it */
+    other = c;
+    other.host_replay = !host_replay;
+    o = sync_create(test_cpu_backend(), &other, err, sizeof err);
+    assert_int_equal(sync_load_state(o, state, err, sizeof err), -1);
+    assert_non_null(strstr(err, host_replay ? "muzero.replay_on_device=false" : "muzero.replay_on_device=true"));
+    sync_destroy(o);
     unlink(model), unlink(state), rmdir(dir);
     sync_destroy(a);
     sync_destroy(b);
