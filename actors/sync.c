@@ -42,6 +42,7 @@ struct sync_run {
     int32_t *h_joint;       /* awpo: [E][K][N] root slots */
     float *h_slot_w, *h_slot_adv; /* awpo: [E][K] */
     awpo_stats awpo;
+    awpo_device *awpo_dev;  /* awpo with the device replay */
     uint8_t *h_term, *h_trunc, *h_done_any, *h_won;
     double rets[RET_WINDOW];
     int64_t n_rets;
@@ -143,6 +144,7 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     s->h_won = xcalloc((size_t)maxE, 1);
     if (c->awpo) {
         MZ_CHECK(c->sampled, "sync: AWPO needs the sampled search's advantages");
+        if (s->drb) s->awpo_dev = awpo_device_create(be, c->E, c->sampled_params.K);
         size_t EK = (size_t)c->E * c->sampled_params.K;
         s->h_joint = xcalloc(EK * s->N, sizeof(int32_t));
         s->h_slot_w = xcalloc(EK, sizeof(float));
@@ -162,6 +164,7 @@ void sync_destroy(sync_run *s) {
                    s->h_trunc, s->h_done_any, s->h_won, s->h_joint, s->h_slot_w, s->h_slot_adv};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     learner_destroy(s->learner);
+    awpo_device_destroy(s->awpo_dev);
     replay_destroy(s->rb);
     device_replay_destroy(s->drb);
     mz_vecenv_destroy(s->env);
@@ -251,11 +254,16 @@ static void rollout_step(sync_run *s) {
     search_run(s, 0, &mm);
     double t0 = mz_clock_seconds();
     const float *policy = search_policy(s, 0);
-    if (s->cfg.awpo) awpo_targets(s);
-    if (s->drb) { /* the observation the step replaces, and AWPO's host targets, stay on the device */
+    if (s->drb) { /* the observation the step replaces, and AWPO's targets, stay on the device */
         be->copy_d2d(be, s->d_obs_prev, b->obs, E * NO * sizeof(float));
-        if (s->cfg.awpo) be->copy_h2d(be, s->d_pol, s->h_pol, E * NA * sizeof(float)), policy = s->d_pol;
+        if (s->cfg.awpo) {
+            awpo_policy_targets_device(s->awpo_dev, s->d_pol, mcts_sampled_root_joint(s->sampled),
+                                       mcts_sampled_root_weights(s->sampled), mcts_sampled_root_advantage(s->sampled),
+                                       s->N, s->A, s->cfg.awpo_alpha, s->cfg.awpo_clip, &s->awpo);
+            policy = s->d_pol;
+        }
     } else {
+        if (s->cfg.awpo) awpo_targets(s);
         be->copy_d2h(be, s->h_obs, b->obs, (size_t)E * NO * sizeof(float));
         be->copy_d2h(be, s->h_act, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
         if (!s->cfg.awpo) be->copy_d2h(be, s->h_pol, policy, (size_t)E * NA * sizeof(float));

@@ -1,38 +1,81 @@
-/* AWPO policy targets: see awpo.h. */
+/* AWPO policy targets: see awpo.h. The bodies are learner/awpo_kernels.h;
+ * their CPU loops are generated here, the CUDA ones in learner/awpo_cuda.cu. */
 #include "learner/awpo.h"
 
-#include <math.h>
+#include <stdlib.h>
+
+#include "learner/awpo_kernels.h"
+#include "src/check.h"
+
+#define MZ_AWPO_KERNEL(name, params, args) MZ_GEN_CPU_LOOP(name, params, args)
+#include "learner/awpo_kernels.def"
+#undef MZ_AWPO_KERNEL
+
+const mz_awpo_kernels mz_awpo_cpu_kernels = {
+#define MZ_AWPO_KERNEL(name, params, args) .name = cpu_##name,
+#include "learner/awpo_kernels.def"
+#undef MZ_AWPO_KERNEL
+};
+
+/* The three passes with k's launchers on be's memory (the CPU ones run on
+ * host arrays); scratch: ms [2], wsum [E], wmax [E] doubles, st [3] floats. */
+static void targets(const mz_awpo_kernels *k, mz_backend *be, float *policy, const int32_t *joint, const float *weights,
+                    const float *adv, int E, int K, int N, int A, float alpha, float clip, double *ms, double *wsum,
+                    double *wmax, float *st) {
+    k->awpo_moments(be, 1, ms, weights, adv, (int64_t)E * K);
+    k->awpo_root(be, E, policy, wsum, wmax, joint, weights, adv, ms, K, N, A, alpha, clip);
+    k->awpo_stats(be, 1, st, ms, wsum, wmax, weights, E, K);
+}
+
+static void stats_from(awpo_stats *stats, const float *st) {
+    if (stats) stats->adv_std = st[0], stats->weight_mean = st[1], stats->weight_max = st[2];
+}
 
 void awpo_policy_targets(float *policy, const int32_t *joint, const float *weights, const float *adv, int E, int K,
                          int N, int A, float alpha, float clip, awpo_stats *stats) {
-    double sum = 0.0, sq = 0.0;
-    int n = 0;
-    for (int s = 0; s < E * K; s++)
-        if (weights[s] > 0.0f) sum += adv[s], sq += (double)adv[s] * adv[s], n++;
-    double mean = n ? sum / n : 0.0, var = n ? sq / n - mean * mean : 0.0;
-    double std = var > 0.0 ? sqrt(var) : 0.0;
-    double wsum = 0.0, wmax = 0.0;
-    for (int e = 0; e < E; e++) {
-        float *pol = policy + (int64_t)e * N * A;
-        for (int k = 0; k < N * A; k++) pol[k] = 0.0f;
-        double total = 0.0;
-        for (int s = 0; s < K; s++) {
-            int64_t slot = (int64_t)e * K + s;
-            if (!(weights[slot] > 0.0f)) continue;
-            double an = std > 1e-8 ? (adv[slot] - mean) / std : 0.0;
-            double w = exp(an / alpha);
-            if (w > clip) w = clip;
-            wsum += w;
-            if (w > wmax) wmax = w;
-            double eta = weights[slot] * w;
-            total += eta;
-            for (int i = 0; i < N; i++) pol[i * A + joint[slot * N + i]] += (float)eta;
-        }
-        for (int k = 0; k < N * A; k++) pol[k] = total > 0.0 ? (float)(pol[k] / total) : 1.0f / (float)A;
+    double *scratch = mz_calloc(2 + 2 * (size_t)E, sizeof(double));
+    float st[3];
+    targets(&mz_awpo_cpu_kernels, NULL, policy, joint, weights, adv, E, K, N, A, alpha, clip, scratch, scratch + 2,
+            scratch + 2 + E, st);
+    stats_from(stats, st);
+    free(scratch);
+}
+
+struct awpo_device {
+    mz_backend *be;
+    const mz_awpo_kernels *k;
+    int E, K;
+    double *scratch; /* device: ms [2], wsum [E], wmax [E] */
+    float *st;       /* device [3] */
+};
+
+awpo_device *awpo_device_create(mz_backend *be, int E, int K) {
+    MZ_CHECK(E >= 1 && K >= 1, "awpo: %d roots of %d slots", E, K);
+    awpo_device *a = mz_calloc(1, sizeof *a);
+    a->be = be, a->E = E, a->K = K;
+    if (be->kind == MZ_BACKEND_CUDA) {
+        MZ_CHECK(&mz_awpo_cuda_kernels != NULL, "awpo: backend '%s' but this binary has no CUDA kernels", be->name);
+        a->k = &mz_awpo_cuda_kernels;
+    } else {
+        a->k = &mz_awpo_cpu_kernels;
     }
-    if (stats) {
-        stats->adv_std = (float)std;
-        stats->weight_mean = n ? (float)(wsum / n) : 0.0f;
-        stats->weight_max = (float)wmax;
-    }
+    a->scratch = be->alloc(be, (2 + 2 * (size_t)E) * sizeof(double));
+    a->st = be->alloc(be, 3 * sizeof(float));
+    return a;
+}
+
+void awpo_device_destroy(awpo_device *a) {
+    if (!a) return;
+    a->be->free(a->be, a->scratch);
+    a->be->free(a->be, a->st);
+    free(a);
+}
+
+void awpo_policy_targets_device(awpo_device *a, float *policy, const int32_t *joint, const float *weights,
+                                const float *adv, int N, int A, float alpha, float clip, awpo_stats *stats) {
+    targets(a->k, a->be, policy, joint, weights, adv, a->E, a->K, N, A, alpha, clip, a->scratch, a->scratch + 2,
+            a->scratch + 2 + a->E, a->st);
+    float st[3];
+    a->be->copy_d2h(a->be, st, a->st, sizeof st);
+    stats_from(stats, st);
 }

@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include "src/backend.h"
+
 typedef struct {
     float adv_std;     /* of the raw advantages over the visited slots */
     float weight_mean; /* of min(exp(A_n / alpha), clip) over the visited slots */
@@ -24,5 +26,14 @@ typedef struct {
  * target. Host arrays. */
 void awpo_policy_targets(float *policy, const int32_t *joint, const float *weights, const float *adv, int E, int K,
                          int N, int A, float alpha, float clip, awpo_stats *stats);
+
+/* The same on a backend's device (the sync loop with the device replay):
+ * device arrays in, the same bits out on every backend but a GPU's exp;
+ * stats come to the host (three floats). */
+typedef struct awpo_device awpo_device;
+awpo_device *awpo_device_create(mz_backend *be, int E, int K);
+void awpo_device_destroy(awpo_device *a);
+void awpo_policy_targets_device(awpo_device *a, float *policy, const int32_t *joint, const float *weights,
+                                const float *adv, int N, int A, float alpha, float clip, awpo_stats *stats);
 
 #endif

@@ -82,10 +82,49 @@ static void test_gradient(void **state) {
     }
 }
 
+/* The device version on random roots (E = 5 roots of 6 slots, 3 agents,
+ * 4 actions, some slots unvisited, one root without visits) gives the host
+ * function's targets and statistics, bitwise, on the CPU and the emulated
+ * CUDA backend, guard words around the output. */
+static void test_device_matches_host(void **state) {
+    (void)state;
+    enum { E = 5, KS = 6, NA = 3, AA = 4 };
+    int32_t joint[E * KS * NA];
+    float weights[E * KS], adv[E * KS], want[E * NA * AA], got[E * NA * AA];
+    fill_normal(adv, E * KS, 3);
+    for (int s = 0; s < E * KS; s++) {
+        weights[s] = s % 4 == 3 || s / KS == 2 ? 0.0f : 0.1f + 0.05f * (float)(s % 5);
+        for (int i = 0; i < NA; i++) joint[s * NA + i] = (s * 7 + i * 3) % AA;
+    }
+    awpo_stats hs, ds;
+    awpo_policy_targets(want, joint, weights, adv, E, KS, NA, AA, 2.0f, 3.0f, &hs);
+    mz_backend *bes[2] = {test_cpu_backend(), test_emu_backend()};
+    for (int b = 0; b < 2; b++) {
+        mz_backend *be = bes[b];
+        guarded pol = guarded_new(be, sizeof got);
+        int32_t *d_joint = be->alloc(be, sizeof joint);
+        float *d_w = be->alloc(be, sizeof weights), *d_adv = be->alloc(be, sizeof adv);
+        be->copy_h2d(be, d_joint, joint, sizeof joint);
+        be->copy_h2d(be, d_w, weights, sizeof weights);
+        be->copy_h2d(be, d_adv, adv, sizeof adv);
+        awpo_device *a = awpo_device_create(be, E, KS);
+        awpo_policy_targets_device(a, pol.data, d_joint, d_w, d_adv, NA, AA, 2.0f, 3.0f, &ds);
+        be->copy_d2h(be, got, pol.data, sizeof got);
+        assert_memory_equal(want, got, sizeof got);
+        assert_memory_equal(&hs, &ds, sizeof hs);
+        assert_true(guarded_intact(&pol));
+        for (int k = 0; k < NA * AA; k++) assert_true(got[2 * NA * AA + k] == 0.25f); /* the root without visits */
+        awpo_device_destroy(a);
+        guarded_free(&pol);
+        be->free(be, d_joint), be->free(be, d_w), be->free(be, d_adv);
+    }
+}
+
 static int run_group(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_root),
         cmocka_unit_test(test_gradient),
+        cmocka_unit_test(test_device_matches_host),
     };
     return MZ_RUN_GROUP("awpo", tests);
 }

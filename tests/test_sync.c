@@ -225,11 +225,11 @@ static void test_resume_exact_sampled(void **state) {
  * step, replay, updates with a target network) on the emulated CUDA backend
  * give the CPU backend's losses, bitwise, with the device replay (its .cu
  * kernels) and with the host one, and with sampled search and AWPO's
- * policy targets into the device replay. */
+ * policy targets computed on the device (learner/awpo_cuda.cu). */
 static void cpu_emu_parity(int host_replay, int awpo) {
     char err[512];
     sync_config c = resume_config(awpo, host_replay);
-    if (awpo) c.awpo = 1, c.awpo_alpha = 2.0f, c.awpo_clip = 3.0f; /* sampled search, AWPO targets uploaded */
+    if (awpo) c.awpo = 1, c.awpo_alpha = 2.0f, c.awpo_clip = 3.0f; /* sampled search, AWPO targets on the device */
     learner_stats cpu[RESUME_PHASES / 2], emu[RESUME_PHASES / 2];
     memset(cpu, 0, sizeof cpu), memset(emu, 0, sizeof emu);
     sync_run *a = sync_create(test_cpu_backend(), &c, err, sizeof err);
