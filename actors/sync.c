@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "learner/ppo_ops.h"
-#include "src/safetensors.h"
 #include "src/check.h"
 #include "src/dist.h"
 #include "src/clock.h"
@@ -129,8 +128,10 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     size_t NO = (size_t)s->N * s->O, NA = (size_t)s->N * s->A;
     s->d_logits = be->alloc(be, (size_t)maxE * NA * sizeof(float));
     s->d_value = be->alloc(be, (size_t)maxE * sizeof(float));
-    s->d_obs_prev = be->alloc(be, (size_t)c->E * NO * sizeof(float));
-    s->d_pol = be->alloc(be, (size_t)c->E * NA * sizeof(float));
+    if (s->drb) {
+        s->d_obs_prev = be->alloc(be, (size_t)c->E * NO * sizeof(float));
+        s->d_pol = be->alloc(be, (size_t)c->E * NA * sizeof(float));
+    }
     s->h_obs = xcalloc((size_t)maxE * NO, sizeof(float));
     s->h_pol = xcalloc((size_t)maxE * NA, sizeof(float));
     s->h_val = xcalloc((size_t)maxE, sizeof(float));
@@ -144,11 +145,14 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     s->h_won = xcalloc((size_t)maxE, 1);
     if (c->awpo) {
         MZ_CHECK(c->sampled, "sync: AWPO needs the sampled search's advantages");
-        if (s->drb) s->awpo_dev = awpo_device_create(be, c->E, c->sampled_params.K);
         size_t EK = (size_t)c->E * c->sampled_params.K;
-        s->h_joint = xcalloc(EK * s->N, sizeof(int32_t));
-        s->h_slot_w = xcalloc(EK, sizeof(float));
-        s->h_slot_adv = xcalloc(EK, sizeof(float));
+        if (s->drb) {
+            s->awpo_dev = awpo_device_create(be, c->E, c->sampled_params.K);
+        } else {
+            s->h_joint = xcalloc(EK * s->N, sizeof(int32_t));
+            s->h_slot_w = xcalloc(EK, sizeof(float));
+            s->h_slot_adv = xcalloc(EK, sizeof(float));
+        }
     }
     mz_vecenv_reset(s->env);
     return s;
@@ -207,6 +211,7 @@ static void search_run(sync_run *s, int eval, const mcts_ma_model *mm) {
     }
     if (s->cfg.sampled) mcts_sampled_run(eval ? s->eval_sampled : s->sampled, mm);
     else mcts_ma_run(eval ? s->eval_search : s->search, mm);
+    if (!eval) s->be->sync(s->be); /* its kernels are the search's time, not the next part's */
     if (!eval) s->time.search += mz_clock_seconds() - t0 - (s->time.model_forward - model0);
 }
 static const int32_t *search_actions(const sync_run *s) {
@@ -270,8 +275,10 @@ static void rollout_step(sync_run *s) {
         be->copy_d2h(be, s->h_val, search_root_value(s), (size_t)E * sizeof(float));
     }
     be->copy_d2d(be, b->actions, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
+    be->sync(be); /* with the device replay nothing above waits for the device: time each part's kernels in it */
     double t1 = mz_clock_seconds();
     mz_vecenv_step(s->env);
+    be->sync(be);
     double t2 = mz_clock_seconds();
     s->time.env += t2 - t1;
     s->time.replay += t1 - t0;
@@ -416,25 +423,10 @@ int sync_save_state(sync_run *s, const char *path, char *err, size_t err_len) {
     return mz_state_save(path, s->be, list, n, "sync", err, err_len);
 }
 
-/* A state file of the other replay is refused by its block count; say so. */
-static void replay_kind_hint(const sync_run *s, const char *path, char *err, size_t err_len) {
-    mz_st_file f;
-    char ignored[16];
-    if (mz_st_read(path, &f, ignored, sizeof ignored) != 0) return;
-    int host_file = mz_st_find(&f, "replay.ready") != NULL, dev_file = mz_st_find(&f, "replay.ready_flags") != NULL;
-    mz_st_free(&f);
-    size_t len = strlen(err);
-    if ((host_file && s->drb) || (dev_file && s->rb))
-        snprintf(err + len, err_len > len ? err_len - len : 0,
-                 "; it holds the %s replay: resume with muzero.replay_on_device=%s", host_file ? "host" : "device",
-                 host_file ? "false" : "true");
-}
-
 int sync_load_state(sync_run *s, const char *path, char *err, size_t err_len) {
     mz_state_block list[SYNC_STATE_BLOCKS];
     int n = state_blocks(s, list);
     int rc = mz_state_load(path, s->be, list, n, "sync", err, err_len);
-    if (rc != 0) replay_kind_hint(s, path, err, err_len);
     if (rc == 0 && s->drb) device_replay_state_loaded(s->drb);
     if (rc == 0 && s->rb) replay_state_loaded(s->rb);
     return rc;

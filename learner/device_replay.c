@@ -26,7 +26,12 @@ struct device_replay {
     replay_config c;
     int64_t ET;
     /* the rings, [E*T] slots (device) */
-    float *obs, *pol, *rew, *fval, *val, *prio, *pa, *live, *cum;
+    float *obs, *pol, *rew, *fval, *val, *prio, *pa, *live;
+    double *cum;                          /* [E*T] the sampler's running sums */
+    double *bsum, *bcount, *bprefix;      /* [blocks] */
+    double *totals;                       /* [2]: sum of pa, ready count */
+    int64_t n_blocks;
+    int64_t h_ready;                      /* the ready count, for the state file */
     int32_t *act;
     uint8_t *term, *trunc;
     int64_t *count;   /* [E] (device) */
@@ -59,9 +64,8 @@ device_replay *device_replay_create(mz_backend *be, const replay_config *cfg) {
     MZ_CHECK(c->T > c->K + c->n_step, "device replay: %d steps per environment, windows need more than K + n = %d",
              c->T, c->K + c->n_step);
     MZ_CHECK(c->max_batch >= 1, "device replay: batch %d", c->max_batch);
-    MZ_CHECK((int64_t)c->E * c->T < (1 << 24),
-             "device replay: %d envs x %d steps is %lld slots; at most 2^24 (the ready count is a float sum)", c->E,
-             c->T, (long long)c->E * c->T);
+    MZ_CHECK((int64_t)c->E * c->T < INT32_MAX, "device replay: %d envs x %d steps is %lld slots; at most 2^31 - 1",
+             c->E, c->T, (long long)c->E * c->T);
     device_replay *r = mz_calloc(1, sizeof *r);
     r->be = be;
     if (be->kind == MZ_BACKEND_CUDA) {
@@ -84,7 +88,12 @@ device_replay *device_replay_create(mz_backend *be, const replay_config *cfg) {
     r->prio = dev_zeroed(be, (size_t)ET * f);
     r->pa = dev_zeroed(be, (size_t)ET * f);
     r->live = dev_zeroed(be, (size_t)ET * f);
-    r->cum = dev_zeroed(be, (size_t)ET * f);
+    r->cum = dev_zeroed(be, (size_t)ET * sizeof(double));
+    r->n_blocks = (ET + MZ_DRP_SCAN_BLOCK - 1) / MZ_DRP_SCAN_BLOCK;
+    r->bsum = dev_zeroed(be, (size_t)r->n_blocks * sizeof(double));
+    r->bcount = dev_zeroed(be, (size_t)r->n_blocks * sizeof(double));
+    r->bprefix = dev_zeroed(be, (size_t)r->n_blocks * sizeof(double));
+    r->totals = dev_zeroed(be, 2 * sizeof(double));
     r->term = dev_zeroed(be, (size_t)ET);
     r->trunc = dev_zeroed(be, (size_t)ET);
     r->count = dev_zeroed(be, (size_t)c->E * sizeof(int64_t));
@@ -105,7 +114,7 @@ device_replay *device_replay_create(mz_backend *be, const replay_config *cfg) {
 void device_replay_destroy(device_replay *r) {
     if (!r) return;
     mz_backend *be = r->be;
-    void *dev[] = {r->obs, r->pol, r->act, r->rew, r->fval, r->val, r->prio, r->pa, r->live, r->cum, r->term,
+    void *dev[] = {r->obs, r->pol, r->act, r->rew, r->fval, r->val, r->prio, r->pa, r->live, r->cum, r->bsum, r->bcount, r->bprefix, r->totals, r->term,
                    r->trunc, r->count, r->env, r->step, r->new_prio, r->src_slot, r->boot_slot, r->boot_obs, r->boot_coef,
                    r->boot_partial};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) be->free(be, dev[i]);
@@ -128,11 +137,25 @@ void device_replay_add(device_replay *r, const float *obs, const int32_t *action
     r->k->drp_store_rows(be, (int64_t)c->E * NA, r->pol, policy, r->count, c->T, NA);
     r->k->drp_store_step(be, c->E, r->act, r->rew, r->term, r->trunc, r->fval, r->val, r->prio, r->pa, r->live,
                          r->count, actions, rewards, terminated, truncated, final_value, root_value, c->N, c->T,
-                         c->K + c->n_step, c->reward_shift, r->max_prio, powf(r->max_prio, c->alpha));
+                         c->K + c->n_step, c->reward_shift, r->max_prio, c->alpha);
     for (int e = 0; e < c->E; e++) r->h_count[e]++;
 }
 
-int64_t device_replay_ready(device_replay *r) { return (int64_t)r->be->sum(r->be, r->ET, r->live); }
+/* The scan's totals (sum of pa, ready count) into the device's totals; with
+ * cum, the running sums, when the sampler needs them. Host copy into out. */
+static void scan(device_replay *r, int with_cum, double out[2]) {
+    mz_backend *be = r->be;
+    r->k->drp_block_sums(be, r->n_blocks, r->bsum, r->bcount, r->pa, r->live, r->ET);
+    r->k->drp_block_prefix(be, 1, r->bprefix, r->totals, r->bsum, r->bcount, r->n_blocks);
+    if (with_cum) r->k->drp_block_scan(be, r->n_blocks, r->cum, r->pa, r->bprefix, r->ET);
+    be->copy_d2h(be, out, r->totals, 2 * sizeof(double));
+}
+
+int64_t device_replay_ready(device_replay *r) {
+    double t[2];
+    scan(r, 0, t);
+    return (int64_t)t[1];
+}
 int64_t device_replay_steps(const device_replay *r, int env) { return r->h_count[env]; }
 float device_replay_max_priority(const device_replay *r) { return r->max_prio; }
 
@@ -179,13 +202,15 @@ void device_replay_sample(device_replay *r, int B, const wm_device_batch *out) {
     const replay_config *c = &r->c;
     mz_backend *be = r->be;
     MZ_CHECK(B >= 1 && B <= c->max_batch, "device replay: batch of %d (at most %d)", B, c->max_batch);
-    float ready = be->sum(be, r->ET, r->live);
-    MZ_CHECK(ready > 0.0f, "device replay: sampling with no ready step");
+    double t[2];
+    scan(r, 1, t);
+    MZ_CHECK(t[1] > 0.0, "device replay: sampling with no ready step");
+    MZ_CHECK(t[0] > 0.0, "device replay: the %.0f ready steps' priorities^alpha (alpha %g, max priority %g) all "
+             "round to 0 in float", t[1], (double)c->alpha, (double)r->max_prio);
     double frac = c->beta_steps > 0 ? (double)r->calls / (double)c->beta_steps : 1.0;
     float beta = (float)(c->beta0 + (1.0 - c->beta0) * (frac < 1.0 ? frac : 1.0));
-    be->inclusive_scan(be, r->ET, r->pa, r->cum);
-    r->k->drp_pick(be, B, r->env, r->step, out->weight, r->cum, r->pa, r->count, r->ET, c->T, ready, beta, c->seed,
-                   MZ_STREAM_DEVICE_REPLAY_SAMPLE, r->calls * (uint64_t)c->max_batch);
+    r->k->drp_pick(be, B, r->env, r->step, out->weight, r->cum, r->totals, r->pa, r->count, r->ET, c->T, beta,
+                   c->seed, MZ_STREAM_DEVICE_REPLAY_SAMPLE, r->calls * (uint64_t)c->max_batch);
     r->calls++;
     gather_windows(r, B, out);
     float wmax = be->max(be, B, out->weight);
@@ -209,6 +234,10 @@ void device_replay_windows(device_replay *r, int B, const int *env, const int64_
 }
 
 void device_replay_last_windows(device_replay *r, int B, int *env, int64_t *step) {
+    if (r->last_B == 0) { /* no batch yet: as the host learner's zeroed arrays */
+        for (int b = 0; b < B; b++) env[b] = 0, step[b] = 0;
+        return;
+    }
     MZ_CHECK(B == r->last_B, "device replay: %d windows asked, the last batch had %d", B, r->last_B);
     r->be->copy_d2h(r->be, r->h_e32, r->env, (size_t)B * sizeof(int32_t));
     r->be->copy_d2h(r->be, step, r->step, (size_t)B * sizeof(int64_t));
@@ -236,14 +265,14 @@ void device_replay_priorities(device_replay *r, float *out) {
 void device_replay_state_blocks(device_replay *r, mz_state_block *list, int *n, int max) {
     replay_rings g = {r->obs, r->act, r->rew, r->term, r->trunc, r->pol, r->val, r->fval, r->prio, r->count};
     replay_rings_state_blocks(&r->c, &g, 1, list, n, max);
-    /* prio^alpha as it was computed (a GPU's powf is not the host's) and the ready flags */
-    size_t ET = (size_t)r->ET;
-    mz_state_add(list, n, max, "replay.priority_alpha", r->pa, ET * sizeof(float), 1);
-    mz_state_add(list, n, max, "replay.ready_flags", r->live, ET * sizeof(float), 1);
+    /* the host replay's blocks, so that a run saved with either replay resumes with the other */
+    r->h_ready = device_replay_ready(r);
+    mz_state_add(list, n, max, "replay.ready", &r->h_ready, sizeof r->h_ready, 0);
     mz_state_add(list, n, max, "replay.max_priority", &r->max_prio, sizeof r->max_prio, 0);
     mz_state_add(list, n, max, "replay.sample_calls", &r->calls, sizeof r->calls, 0);
 }
 
 void device_replay_state_loaded(device_replay *r) {
     r->be->copy_d2h(r->be, r->h_count, r->count, (size_t)r->c.E * sizeof(int64_t));
+    r->k->drp_rebuild(r->be, r->ET, r->pa, r->live, r->prio, r->c.alpha);
 }

@@ -7,16 +7,20 @@
  * kernel.
  *
  * Differences from the host replay, by design:
- * - Sampling scans pa = prio^alpha over all E*T slots (the backend's
- *   inclusive scan: Thrust on CUDA) and binary-searches each draw, O(E*T)
- *   per batch instead of a sum tree's O(B log(E*T)): one pass over a few MB
- *   on a GPU, and no serial tree updates between kernels. The scan is in
- *   float, so the probabilities carry its rounding (relative 1e-7 times
- *   the slots' count at worst); the draws differ from the host replay's.
- * - prio^alpha is powf of the backend, so CPU and GPU differ in the last bit;
- *   the CPU and the emulated CUDA backend give the same bits.
+ * - Sampling draws a 53-bit uniform and binary-searches the running sums
+ *   of pa = prio^alpha over all E*T slots instead of walking a sum tree.
+ *   The running sums are in double, blocked (drp_block_sums, one serial
+ *   pass over the block sums, drp_block_scan), so every backend gets the
+ *   same sums and a small priority is not rounded away next to millions
+ *   of others; O(E*T) per batch, a few MB of reads on a GPU. The draws
+ *   differ from the host replay's.
+ * - prio^alpha is the backend's powf (a GPU's is not the host's last bit);
+ *   every pa is computed on the device, so a resume rebuilds the same bits.
  * Value targets, windows, readiness, eviction and the last-write-wins rule
- * for duplicate samples are the host replay's, bit for bit. The bodies are
+ * for duplicate samples are the host replay's, bit for bit on the CPU and
+ * under emulation (on a GPU nvcc contracts a*b+c into FMAs, so the targets'
+ * last bit may differ). Both replays save the same state blocks, so a run
+ * saved with one resumes with the other. The bodies are
  * learner/device_replay_kernels.h. Not thread-safe (one sync loop). */
 #ifndef MZ_LEARNER_DEVICE_REPLAY_H
 #define MZ_LEARNER_DEVICE_REPLAY_H
@@ -34,7 +38,7 @@ extern "C" {
 
 typedef struct device_replay device_replay;
 
-/* The host replay's config (E*T must stay below 2^24: the ready count is a float sum). */
+/* The host replay's config (E*T below 2^31). */
 device_replay *device_replay_create(mz_backend *be, const replay_config *cfg);
 void device_replay_destroy(device_replay *r);
 
@@ -46,7 +50,7 @@ void device_replay_add(device_replay *r, const float *obs, const int32_t *action
                        const uint8_t *terminated, const uint8_t *truncated, const float *policy,
                        const float *root_value, const float *final_value);
 
-int64_t device_replay_ready(device_replay *r);            /* sampleable steps (a device sum) */
+int64_t device_replay_ready(device_replay *r);            /* sampleable steps (a device pass, one copy) */
 int64_t device_replay_steps(const device_replay *r, int env); /* steps ever added for env */
 float device_replay_max_priority(const device_replay *r);
 

@@ -8,7 +8,8 @@
  * slot e*T + i%T. Per slot: prio (0 while not ready), pa = prio^alpha (what
  * the sampler scans) and live (1 while ready: their sum is the ready count).
  * The value targets are computed with the host replay's float operations
- * in its order, so both give the same bits. */
+ * in its order, so both give the same bits on the CPU and under emulation
+ * (nvcc contracts a*b+c into FMAs on a GPU: the last bit may differ there). */
 #ifndef MZ_DEVICE_REPLAY_KERNELS_H
 #define MZ_DEVICE_REPLAY_KERNELS_H
 
@@ -41,7 +42,8 @@ HD static inline void drp_store_step_body(int64_t e, int32_t *act, float *rew, u
                                           float *fval, float *val, float *prio, float *pa, float *live, int64_t *count,
                                           const int32_t *actions, const float *reward, const uint8_t *terminated,
                                           const uint8_t *truncated, const float *final_value, const float *root_value,
-                                          int N, int T, int Kn, float reward_shift, float max_prio, float max_pa) {
+                                          int N, int T, int Kn, float reward_shift, float max_prio, float alpha) {
+    float max_pa = powf(max_prio, alpha); /* the device's powf, as drp_set_priority and drp_rebuild use */
     int64_t i = count[e], s = drp_slot(e, i, T);
     prio[s] = 0.0f, pa[s] = 0.0f, live[s] = 0.0f; /* evicting step i - T */
     for (int n = 0; n < N; n++) act[s * N + n] = actions[e * N + n];
@@ -58,36 +60,80 @@ HD static inline void drp_store_step_body(int64_t e, int32_t *act, float *rew, u
     if (i - Kn >= oldest) drp_mark_ready(prio, pa, live, drp_slot(e, i - Kn, T), max_prio, max_pa);
 }
 
-/* First s in [0, n) with cum[s] > u (strict) or cum[s] >= u; n if none. */
-HD static inline int64_t drp_lower_bound(const float *cum, int64_t n, float u, int strict) {
+/* The sampler's scan, in double and in the same order on every backend
+ * (a float scan of millions of slots would round small priorities away):
+ * blocks of MZ_DRP_SCAN_BLOCK slots are summed, one pass prefixes the block
+ * sums, and each block then writes its slots' running sums. */
+#define MZ_DRP_SCAN_BLOCK 256
+
+/* Block j: the sum of pa and the count of ready slots over its slots. */
+HD static inline void drp_block_sums_body(int64_t j, double *bsum, double *bcount, const float *pa, const float *live,
+                                          int64_t n_slots) {
+    int64_t lo = j * MZ_DRP_SCAN_BLOCK, hi = lo + MZ_DRP_SCAN_BLOCK < n_slots ? lo + MZ_DRP_SCAN_BLOCK : n_slots;
+    double s = 0.0, c = 0.0;
+    for (int64_t i = lo; i < hi; i++) s += pa[i], c += live[i];
+    bsum[j] = s, bcount[j] = c;
+}
+
+/* Index 0 only: exclusive prefix of the block sums into bprefix, and
+ * totals[0] = the sum of pa, totals[1] = the ready count. */
+HD static inline void drp_block_prefix_body(int64_t i, double *bprefix, double *totals, const double *bsum,
+                                            const double *bcount, int64_t n_blocks) {
+    if (i != 0) return;
+    double acc = 0.0, count = 0.0;
+    for (int64_t j = 0; j < n_blocks; j++) bprefix[j] = acc, acc += bsum[j], count += bcount[j];
+    totals[0] = acc, totals[1] = count;
+}
+
+/* Block j: cum[s] = sum of pa[0..s] (the block's prefix, then its slots in order). */
+HD static inline void drp_block_scan_body(int64_t j, double *cum, const float *pa, const double *bprefix,
+                                          int64_t n_slots) {
+    int64_t lo = j * MZ_DRP_SCAN_BLOCK, hi = lo + MZ_DRP_SCAN_BLOCK < n_slots ? lo + MZ_DRP_SCAN_BLOCK : n_slots;
+    double acc = bprefix[j];
+    for (int64_t i = lo; i < hi; i++) acc += pa[i], cum[i] = acc;
+}
+
+/* First s in [0, n) with cum[s] > u; n if none. */
+HD static inline int64_t drp_upper_bound(const double *cum, int64_t n, double u) {
     int64_t lo = 0, hi = n;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (strict ? cum[mid] > u : cum[mid] >= u) hi = mid;
+        if (cum[mid] > u) hi = mid;
         else lo = mid + 1;
     }
     return lo;
 }
 
-/* Sample b: slot s with probability pa[s] / total from the inclusive scan
- * cum [n] of pa; its env, step and unnormalised weight (ready * P)^-beta.
- * A sequential scan gives pa[s] > 0 for the slot found; a device scan's
- * rounding can put a not-ready slot's sum a hair above its predecessor's,
- * so the nearest ready slot after it (cyclically) is taken then. */
-HD static inline void drp_pick_body(int64_t b, int32_t *env_out, int64_t *step_out, float *weight, const float *cum,
-                                    const float *pa, const int64_t *count, int64_t n, int T, float ready, float beta,
-                                    uint64_t seed, uint32_t stream, uint64_t offset) {
-    float total = cum[n - 1];
+/* Sample b: slot s with probability pa[s] / total (cum: the inclusive
+ * running sums of pa, totals: drp_block_prefix's), a 53-bit uniform; its
+ * env, step and unnormalised weight (ready * P)^-beta. A slot found has
+ * cum[s] > cum[s-1], so pa[s] > 0: it is ready (the host checks total > 0
+ * first). Only where a block's prefix rounds a hair above the previous
+ * block's last running sum could a not-ready slot own a gap of one ulp; the
+ * nearest ready slot is taken then. */
+HD static inline void drp_pick_body(int64_t b, int32_t *env_out, int64_t *step_out, float *weight, const double *cum,
+                                    const double *totals, const float *pa, const int64_t *count, int64_t n_slots,
+                                    int T, float beta, uint64_t seed, uint32_t stream, uint64_t offset) {
+    double total = totals[0];
     mz_rng g;
     mz_rng_init(&g, seed, stream, offset + (uint64_t)b);
-    float u = mz_rng_uniform(&g) * total;
-    int64_t s = drp_lower_bound(cum, n, u, 1);
-    if (s >= n) s = drp_lower_bound(cum, n, total, 0); /* u rounded up to the total */
-    for (int64_t k = 0; k < n && !(pa[s] > 0.0f); k++) s = s + 1 < n ? s + 1 : 0;
+    int64_t s = drp_upper_bound(cum, n_slots, mz_rng_uniform53(&g) * total);
+    if (s >= n_slots) s = n_slots - 1; /* not reached: u < total = cum[n-1] */
+    int64_t up = s, down = s;
+    while (!(pa[up] > 0.0f) && up + 1 < n_slots) up++;
+    while (!(pa[down] > 0.0f) && down > 0) down--;
+    s = pa[up] > 0.0f ? up : down;
     int64_t e = s / T, sl = s % T, cnt = count[e];
     env_out[b] = (int32_t)e;
     step_out[b] = cnt - 1 - (cnt - 1 - sl) % T; /* the newest step stored in that slot */
-    weight[b] = powf(ready * (pa[s] / total), -beta);
+    weight[b] = (float)pow(totals[1] * ((double)pa[s] / total), -(double)beta);
+}
+
+/* Slot s after a resume: pa and the ready flag from the priority (the
+ * alpha of this run; the same powf as when the slots were stored). */
+HD static inline void drp_rebuild_body(int64_t s, float *pa, float *live, const float *prio, float alpha) {
+    pa[s] = prio[s] > 0.0f ? powf(prio[s], alpha) : 0.0f;
+    live[s] = prio[s] > 0.0f ? 1.0f : 0.0f;
 }
 
 /* Row kb = k*B + b of a batch: the slot of step t+k of window b (src -1

@@ -145,7 +145,7 @@ void learner_use_target(learner *l, float ema, int64_t interval) {
     MZ_CHECK(l->target, "learner: target network: %s", err);
     mz_params *p = wm_params(l->model), *tp = wm_params(l->target);
     be->copy_d2d(be, tp->values, p->values, (size_t)p->total * sizeof(float));
-    l->d_boot_obs = be->alloc(be, (size_t)rows * tc.N * tc.O * sizeof(float));
+    if (!l->drb) l->d_boot_obs = be->alloc(be, (size_t)rows * tc.N * tc.O * sizeof(float)); /* the device replay has its own */
     l->d_boot_logits = be->alloc(be, (size_t)rows * tc.N * tc.A * sizeof(float));
     l->d_boot_value = be->alloc(be, (size_t)rows * sizeof(float));
     l->h_boot_value = calloc((size_t)rows, sizeof(float));
@@ -179,6 +179,7 @@ static void update_device(learner *l, learner_stats *out) {
     const float *prio = train_step(l, B, out);
     double t2 = mz_clock_seconds();
     device_replay_update_priorities(l->drb, B, prio);
+    wm_params(l->model)->be->sync(wm_params(l->model)->be); /* the priority kernel is this update's */
     out->seconds_replay = (t1 - t0) + (mz_clock_seconds() - t2);
 }
 

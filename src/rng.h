@@ -81,6 +81,13 @@ HD static inline float mz_rng_uniform(mz_rng *r) {
     return (float)(mz_rng_u32(r) >> 8) * (1.0f / 16777216.0f);
 }
 
+/* Uniform in [0, 1) with 53 random bits (two draws): for picking among
+ * millions of weighted items, where 24 bits would be coarser than one item. */
+HD static inline double mz_rng_uniform53(mz_rng *r) {
+    uint32_t a = mz_rng_u32(r) >> 5, b = mz_rng_u32(r) >> 6;
+    return ((double)a * 67108864.0 + (double)b) * (1.0 / 9007199254740992.0);
+}
+
 /* Uniform in (0, 1): never 0 or 1, so log() of it is finite. */
 HD static inline float mz_rng_uniform_open(mz_rng *r) {
     return ((float)(mz_rng_u32(r) >> 8) + 0.5f) * (1.0f / 16777216.0f);

@@ -428,14 +428,16 @@ void wm_upload(wm_model *m, const wm_batch *bt) {
     be->copy_h2d(be, m->policy, bt->policy, (size_t)(K + 1) * R * c->A * sizeof(float));
     be->copy_h2d(be, m->value, bt->value, (size_t)(K + 1) * B * sizeof(float));
     be->copy_h2d(be, m->reward, bt->reward, (size_t)K * B * sizeof(float));
+    /* the float operations of wm_device_batch_ready, in its order: both batches train alike to the bit */
+    float per_agent = 1.0f / (float)N;
     for (int k = 0; k <= K; k++) {
-        float s = k == 0 ? 1.0f : 1.0f / (float)K;
+        float s = (k == 0 ? 1.0f : 1.0f / (float)K) / (float)B;
         for (int b = 0; b < B; b++) {
-            float w = bt->weight[b] * s / (float)B;
+            float w = s * bt->weight[b];
             m->h_cw_v[k * B + b] = w;
             for (int i = 0; i < N; i++) {
-                m->h_cw_p[(k * B + b) * N + i] = w / (float)N;
-                m->h_cw_c[(k * B + b) * N + i] = k == 0 ? 0.0f : w * bt->obs_mask[k * B + b] / (float)N;
+                m->h_cw_p[(k * B + b) * N + i] = w * per_agent;
+                m->h_cw_c[(k * B + b) * N + i] = k == 0 ? 0.0f : (w * bt->obs_mask[k * B + b]) * per_agent;
             }
         }
     }
