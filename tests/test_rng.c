@@ -86,6 +86,24 @@ static void test_uniform_moments(void **state) {
     free(x);
 }
 
+/* mz_rng_uniform53: in [0, 1), mean 1/2, and finer than the 24-bit draw
+ * (some value is not a multiple of 2^-24). */
+static void test_uniform53(void **state) {
+    (void)state;
+    mz_rng r;
+    mz_rng_init(&r, 7, 3, 0);
+    double sum = 0.0;
+    int fine = 0, n = 100000;
+    for (int i = 0; i < n; i++) {
+        double u = mz_rng_uniform53(&r);
+        assert_true(u >= 0.0 && u < 1.0);
+        sum += u;
+        fine |= u * 16777216.0 != floor(u * 16777216.0);
+    }
+    assert_within(sum / n, 0.5, sqrt(1.0 / 12.0 / n), "uniform53 mean");
+    assert_true(fine);
+}
+
 static void test_normal_moments(void **state) {
     (void)state;
     float *x = draw(MZ_RNG_NORMAL, 0, 2);
@@ -209,6 +227,7 @@ static int run_group(void) {
         cmocka_unit_test(test_philox_known_answers),
         cmocka_unit_test(test_rng_counter_layout),
         cmocka_unit_test(test_uniform_moments),
+        cmocka_unit_test(test_uniform53),
         cmocka_unit_test(test_normal_moments),
         cmocka_unit_test(test_gumbel_moments),
         cmocka_unit_test(test_gamma_moments),
