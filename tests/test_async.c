@@ -437,7 +437,7 @@ static async_run *make_run(const mz_config *cfg) {
 
 static void test_chain_reaches_optimum(void **state) {
     (void)state;
-    int seeds = under_tsan() ? 1 : 4, reached_seeds = 0;
+    int seeds = under_tsan() ? 1 : 10, reached_seeds = 0;
     for (int seed = 1; seed <= seeds; seed++) {
         char seed_kv[32], budget_kv[48];
         snprintf(seed_kv, sizeof seed_kv, "seed=%d", seed);
@@ -468,10 +468,13 @@ static void test_chain_reaches_optimum(void **state) {
         reached_seeds += reached;
         async_destroy(a);
     }
-    /* Thread timing makes each run different; with these settings a run
-     * misses the goal in about 1 of 6 (sync mode: seed 6 of 1..8), so at
-     * least 2 of 4 must reach it (a false failure ~1%). */
-    if (!under_tsan()) assert_true(reached_seeds >= 2);
+    /* Thread timing makes each run different. On the machine of 2026-12-02
+     * four runs of seeds 1-4 reached the goal 1, 2, 4 and 4 times (11 of
+     * 16: a seed whose episodes miss the goal before the policy sharpens
+     * stays short of it, as in sync mode); at that rate fewer than 3 of 10
+     * is a 0.5% event (at least 2 of 4 failed one run in those four). */
+    print_message("async chain: %d of %d seeds reach the optimum\n", reached_seeds, seeds);
+    if (!under_tsan()) assert_true(reached_seeds >= 3);
 }
 
 static void test_reanalyse(void **state) {
