@@ -26,17 +26,19 @@ struct device_replay {
     replay_config c;
     int64_t ET;
     /* the rings, [E*T] slots (device) */
-    float *obs, *pol, *rew, *fval, *val, *prio, *pa, *live;
+    float *obs, *pol, *rew, *fval, *val, *prio, *pa;
     double *cum;                          /* [E*T] the sampler's running sums */
-    double *bsum, *bcount, *bprefix;      /* [blocks] */
-    double *totals;                       /* [2]: sum of pa, ready count */
+    double *bsum, *bprefix;               /* [blocks] */
+    double *total;                        /* [1]: sum of pa */
     int64_t n_blocks;
-    int64_t h_ready;                      /* the ready count, for the state file */
+    int64_t *ready;                       /* [E] ready steps per env (device) */
+    int64_t *h_ready_e;                   /* [E] host copy */
+    int64_t h_ready;                      /* their sum, for the state file */
     int32_t *act;
     uint8_t *term, *trunc;
     int64_t *count;   /* [E] (device) */
     int64_t *h_count; /* [E] host copy */
-    float max_prio;
+    float *max_prio;  /* [1] (device) */
     uint64_t calls;   /* sample calls: the sampler's RNG offset and beta's schedule */
     /* the last windows */
     int32_t *env, *src_slot, *boot_slot; /* [B], [(K+1) B], [(K+1) B] */
@@ -44,8 +46,6 @@ struct device_replay {
     float *new_prio;                     /* [B] */
     float *boot_obs, *boot_coef, *boot_partial;
     int last_B;
-    int *h_env;
-    int64_t *h_step;
     int32_t *h_e32; /* [max_batch] staging */
     float *h_ones;  /* [max_batch] */
 };
@@ -68,13 +68,8 @@ device_replay *device_replay_create(mz_backend *be, const replay_config *cfg) {
              c->E, c->T, (long long)c->E * c->T);
     device_replay *r = mz_calloc(1, sizeof *r);
     r->be = be;
-    if (be->kind == MZ_BACKEND_CUDA) {
-        MZ_CHECK(&mz_drp_cuda_kernels != NULL, "device replay: backend '%s' but this binary has no CUDA kernels",
-                 be->name);
-        r->k = &mz_drp_cuda_kernels;
-    } else {
-        r->k = &mz_drp_cpu_kernels;
-    }
+    r->k = (const mz_drp_kernels *)mz_kernel_table_for(be, &mz_drp_cpu_kernels, &mz_drp_cuda_kernels,
+                                                       "device replay");
     r->c = *cfg;
     int64_t ET = (int64_t)c->E * c->T, KB = (int64_t)(c->K + 1) * c->max_batch;
     r->ET = ET;
@@ -87,13 +82,16 @@ device_replay *device_replay_create(mz_backend *be, const replay_config *cfg) {
     r->val = dev_zeroed(be, (size_t)ET * f);
     r->prio = dev_zeroed(be, (size_t)ET * f);
     r->pa = dev_zeroed(be, (size_t)ET * f);
-    r->live = dev_zeroed(be, (size_t)ET * f);
     r->cum = dev_zeroed(be, (size_t)ET * sizeof(double));
     r->n_blocks = (ET + MZ_DRP_SCAN_BLOCK - 1) / MZ_DRP_SCAN_BLOCK;
     r->bsum = dev_zeroed(be, (size_t)r->n_blocks * sizeof(double));
-    r->bcount = dev_zeroed(be, (size_t)r->n_blocks * sizeof(double));
     r->bprefix = dev_zeroed(be, (size_t)r->n_blocks * sizeof(double));
-    r->totals = dev_zeroed(be, 2 * sizeof(double));
+    r->total = dev_zeroed(be, sizeof(double));
+    r->ready = dev_zeroed(be, (size_t)c->E * sizeof(int64_t));
+    r->h_ready_e = mz_calloc((size_t)c->E, sizeof(int64_t));
+    r->max_prio = be->alloc(be, sizeof(float));
+    float one = 1.0f;
+    be->copy_h2d(be, r->max_prio, &one, sizeof one);
     r->term = dev_zeroed(be, (size_t)ET);
     r->trunc = dev_zeroed(be, (size_t)ET);
     r->count = dev_zeroed(be, (size_t)c->E * sizeof(int64_t));
@@ -102,25 +100,21 @@ device_replay *device_replay_create(mz_backend *be, const replay_config *cfg) {
     r->step = dev_zeroed(be, (size_t)c->max_batch * sizeof(int64_t));
     r->new_prio = dev_zeroed(be, (size_t)c->max_batch * sizeof(float));
     r->src_slot = dev_zeroed(be, (size_t)KB * sizeof(int32_t));
-    r->h_env = mz_calloc((size_t)c->max_batch, sizeof(int));
-    r->h_step = mz_calloc((size_t)c->max_batch, sizeof(int64_t));
     r->h_e32 = mz_calloc((size_t)c->max_batch, sizeof(int32_t));
     r->h_ones = mz_calloc((size_t)c->max_batch, sizeof(float));
     for (int b = 0; b < c->max_batch; b++) r->h_ones[b] = 1.0f;
-    r->max_prio = 1.0f;
     return r;
 }
 
 void device_replay_destroy(device_replay *r) {
     if (!r) return;
     mz_backend *be = r->be;
-    void *dev[] = {r->obs, r->pol, r->act, r->rew, r->fval, r->val, r->prio, r->pa, r->live, r->cum, r->bsum, r->bcount, r->bprefix, r->totals, r->term,
+    void *dev[] = {r->obs, r->pol, r->act, r->rew, r->fval, r->val, r->prio, r->pa, r->cum, r->bsum, r->bprefix, r->total, r->ready, r->max_prio, r->term,
                    r->trunc, r->count, r->env, r->step, r->new_prio, r->src_slot, r->boot_slot, r->boot_obs, r->boot_coef,
                    r->boot_partial};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) be->free(be, dev[i]);
     free(r->h_count);
-    free(r->h_env);
-    free(r->h_step);
+    free(r->h_ready_e);
     free(r->h_e32);
     free(r->h_ones);
     free(r);
@@ -135,29 +129,25 @@ void device_replay_add(device_replay *r, const float *obs, const int32_t *action
     /* rows first: they go to the slot of count[e], which the step kernel moves on */
     r->k->drp_store_rows(be, (int64_t)c->E * NO, r->obs, obs, r->count, c->T, NO);
     r->k->drp_store_rows(be, (int64_t)c->E * NA, r->pol, policy, r->count, c->T, NA);
-    r->k->drp_store_step(be, c->E, r->act, r->rew, r->term, r->trunc, r->fval, r->val, r->prio, r->pa, r->live,
-                         r->count, actions, rewards, terminated, truncated, final_value, root_value, c->N, c->T,
-                         c->K + c->n_step, c->reward_shift, r->max_prio, c->alpha);
+    r->k->drp_store_step(be, c->E, r->act, r->rew, r->term, r->trunc, r->fval, r->val, r->prio, r->pa, r->ready,
+                         r->count, actions, rewards, terminated, truncated, final_value, root_value, r->max_prio,
+                         c->N, c->T, c->K + c->n_step, c->reward_shift, c->alpha);
     for (int e = 0; e < c->E; e++) r->h_count[e]++;
 }
 
-/* The scan's totals (sum of pa, ready count) into the device's totals; with
- * cum, the running sums, when the sampler needs them. Host copy into out. */
-static void scan(device_replay *r, int with_cum, double out[2]) {
-    mz_backend *be = r->be;
-    r->k->drp_block_sums(be, r->n_blocks, r->bsum, r->bcount, r->pa, r->live, r->ET);
-    r->k->drp_block_prefix(be, 1, r->bprefix, r->totals, r->bsum, r->bcount, r->n_blocks);
-    if (with_cum) r->k->drp_block_scan(be, r->n_blocks, r->cum, r->pa, r->bprefix, r->ET);
-    be->copy_d2h(be, out, r->totals, 2 * sizeof(double));
-}
-
+/* the per-env counts: E integers, not a pass over the slots */
 int64_t device_replay_ready(device_replay *r) {
-    double t[2];
-    scan(r, 0, t);
-    return (int64_t)t[1];
+    r->be->copy_d2h(r->be, r->h_ready_e, r->ready, (size_t)r->c.E * sizeof(int64_t));
+    int64_t n = 0;
+    for (int e = 0; e < r->c.E; e++) n += r->h_ready_e[e];
+    return n;
 }
 int64_t device_replay_steps(const device_replay *r, int env) { return r->h_count[env]; }
-float device_replay_max_priority(const device_replay *r) { return r->max_prio; }
+float device_replay_max_priority(const device_replay *r) {
+    float m;
+    r->be->copy_d2h(r->be, &m, r->max_prio, sizeof m);
+    return m;
+}
 
 void device_replay_keep_bootstrap(device_replay *r) {
     const replay_config *c = &r->c;
@@ -202,15 +192,19 @@ void device_replay_sample(device_replay *r, int B, const wm_device_batch *out) {
     const replay_config *c = &r->c;
     mz_backend *be = r->be;
     MZ_CHECK(B >= 1 && B <= c->max_batch, "device replay: batch of %d (at most %d)", B, c->max_batch);
-    double t[2];
-    scan(r, 1, t);
-    MZ_CHECK(t[1] > 0.0, "device replay: sampling with no ready step");
-    MZ_CHECK(t[0] > 0.0, "device replay: the %.0f ready steps' priorities^alpha (alpha %g, max priority %g) all "
-             "round to 0 in float", t[1], (double)c->alpha, (double)r->max_prio);
+    int64_t ready = device_replay_ready(r);
+    MZ_CHECK(ready > 0, "device replay: sampling with no ready step");
+    r->k->drp_block_sums(be, r->n_blocks, r->bsum, r->pa, r->ET);
+    r->k->drp_block_prefix(be, 1, r->bprefix, r->total, r->bsum, r->n_blocks);
+    r->k->drp_block_scan(be, r->n_blocks, r->cum, r->pa, r->bprefix, r->ET);
+    double total;
+    be->copy_d2h(be, &total, r->total, sizeof total);
+    MZ_CHECK(total > 0.0, "device replay: the %lld ready steps' priorities^alpha (alpha %g, max priority %g) all "
+             "round to 0 in float", (long long)ready, (double)c->alpha, (double)device_replay_max_priority(r));
     double frac = c->beta_steps > 0 ? (double)r->calls / (double)c->beta_steps : 1.0;
     float beta = (float)(c->beta0 + (1.0 - c->beta0) * (frac < 1.0 ? frac : 1.0));
-    r->k->drp_pick(be, B, r->env, r->step, out->weight, r->cum, r->totals, r->pa, r->count, r->ET, c->T, beta,
-                   c->seed, MZ_STREAM_DEVICE_REPLAY_SAMPLE, r->calls * (uint64_t)c->max_batch);
+    r->k->drp_pick(be, B, r->env, r->step, out->weight, r->cum, r->total, r->pa, r->count, r->ET, c->T,
+                   (double)ready, beta, c->seed, MZ_STREAM_DEVICE_REPLAY_SAMPLE, r->calls * (uint64_t)c->max_batch);
     r->calls++;
     gather_windows(r, B, out);
     float wmax = be->max(be, B, out->weight);
@@ -248,13 +242,10 @@ void device_replay_update_priorities(device_replay *r, int B, const float *prior
     const replay_config *c = &r->c;
     mz_backend *be = r->be;
     MZ_CHECK(B == r->last_B, "device replay: %d priorities for a batch of %d", B, r->last_B);
-    /* the host rule: the maximum grows with every sample not evicted since it was drawn */
-    device_replay_last_windows(r, B, r->h_env, r->h_step);
-    for (int b = 0; b < B; b++) {
+    for (int b = 0; b < B; b++)
         MZ_CHECK(priority[b] > 0.0f && isfinite(priority[b]), "device replay: priority %g", (double)priority[b]);
-        if (r->h_step[b] >= r->h_count[r->h_env[b]] - c->T && priority[b] > r->max_prio) r->max_prio = priority[b];
-    }
     be->copy_h2d(be, r->new_prio, priority, (size_t)B * sizeof(float));
+    r->k->drp_raise_max(be, 1, r->max_prio, r->env, r->step, r->count, r->new_prio, B, c->T);
     r->k->drp_set_priority(be, B, r->prio, r->pa, r->env, r->step, r->count, r->new_prio, B, c->T, c->alpha);
 }
 
@@ -268,11 +259,11 @@ void device_replay_state_blocks(device_replay *r, mz_state_block *list, int *n, 
     /* the host replay's blocks, so that a run saved with either replay resumes with the other */
     r->h_ready = device_replay_ready(r);
     mz_state_add(list, n, max, "replay.ready", &r->h_ready, sizeof r->h_ready, 0);
-    mz_state_add(list, n, max, "replay.max_priority", &r->max_prio, sizeof r->max_prio, 0);
+    mz_state_add(list, n, max, "replay.max_priority", r->max_prio, sizeof(float), 1);
     mz_state_add(list, n, max, "replay.sample_calls", &r->calls, sizeof r->calls, 0);
 }
 
 void device_replay_state_loaded(device_replay *r) {
     r->be->copy_d2h(r->be, r->h_count, r->count, (size_t)r->c.E * sizeof(int64_t));
-    r->k->drp_rebuild(r->be, r->ET, r->pa, r->live, r->prio, r->c.alpha);
+    r->k->drp_rebuild(r->be, r->c.E, r->pa, r->ready, r->prio, r->c.T, r->c.alpha);
 }

@@ -5,8 +5,11 @@
  * learner/device_replay_kernels.def.
  *
  * Ring layout as the host replay's (learner/replay.h): step i of env e in
- * slot e*T + i%T. Per slot: prio (0 while not ready), pa = prio^alpha (what
- * the sampler scans) and live (1 while ready: their sum is the ready count).
+ * slot e*T + i%T. Per slot: prio (0 while not ready) and pa = prio^alpha
+ * (what the sampler scans); per env: ready[e], its ready steps, kept by the
+ * env's own thread in drp_store_step (counting them would be a pass over
+ * every slot per rollout step). The largest priority so far, max_prio [1],
+ * lives on the device too.
  * The value targets are computed with the host replay's float operations
  * in its order, so both give the same bits on the CPU and under emulation
  * (nvcc contracts a*b+c into FMAs on a GPU: the last bit may differ there). */
@@ -23,9 +26,11 @@
 
 HD static inline int64_t drp_slot(int64_t e, int64_t i, int T) { return e * T + i % T; }
 
-HD static inline void drp_mark_ready(float *prio, float *pa, float *live, int64_t s, float max_prio, float max_pa) {
+HD static inline void drp_mark_ready(float *prio, float *pa, int64_t *ready_e, int64_t s, float max_prio,
+                                    float max_pa) {
     if (prio[s] > 0.0f) return;
-    prio[s] = max_prio, pa[s] = max_pa, live[s] = 1.0f;
+    prio[s] = max_prio, pa[s] = max_pa;
+    (*ready_e)++;
 }
 
 /* Index i of E*W: row e of src [E][W] into env e's next slot of dst [E*T][W]
@@ -39,13 +44,16 @@ HD static inline void drp_store_rows_body(int64_t i, float *dst, const float *sr
  * the steps that became ready get max priority: every step back to the
  * last ready one when this step ends the episode, and the step K+n back. */
 HD static inline void drp_store_step_body(int64_t e, int32_t *act, float *rew, uint8_t *term, uint8_t *trunc,
-                                          float *fval, float *val, float *prio, float *pa, float *live, int64_t *count,
+                                          float *fval, float *val, float *prio, float *pa, int64_t *ready, int64_t *count,
                                           const int32_t *actions, const float *reward, const uint8_t *terminated,
                                           const uint8_t *truncated, const float *final_value, const float *root_value,
-                                          int N, int T, int Kn, float reward_shift, float max_prio, float alpha) {
+                                          const float *max_prio_p, int N, int T, int Kn, float reward_shift,
+                                          float alpha) {
+    float max_prio = max_prio_p[0];
     float max_pa = powf(max_prio, alpha); /* the device's powf, as drp_set_priority and drp_rebuild use */
     int64_t i = count[e], s = drp_slot(e, i, T);
-    prio[s] = 0.0f, pa[s] = 0.0f, live[s] = 0.0f; /* evicting step i - T */
+    if (prio[s] > 0.0f) ready[e]--; /* evicting step i - T */
+    prio[s] = 0.0f, pa[s] = 0.0f;
     for (int n = 0; n < N; n++) act[s * N + n] = actions[e * N + n];
     int tm = terminated[e] != 0, tr = truncated[e] != 0 && !tm;
     rew[s] = reward[e] + reward_shift;
@@ -56,8 +64,8 @@ HD static inline void drp_store_step_body(int64_t e, int32_t *act, float *rew, u
     int64_t oldest = i + 1 - T > 0 ? i + 1 - T : 0;
     if (tm || tr)
         for (int64_t j = i; j >= oldest && prio[drp_slot(e, j, T)] == 0.0f; j--)
-            drp_mark_ready(prio, pa, live, drp_slot(e, j, T), max_prio, max_pa);
-    if (i - Kn >= oldest) drp_mark_ready(prio, pa, live, drp_slot(e, i - Kn, T), max_prio, max_pa);
+            drp_mark_ready(prio, pa, ready + e, drp_slot(e, j, T), max_prio, max_pa);
+    if (i - Kn >= oldest) drp_mark_ready(prio, pa, ready + e, drp_slot(e, i - Kn, T), max_prio, max_pa);
 }
 
 /* The sampler's scan, in double and in the same order on every backend
@@ -66,23 +74,22 @@ HD static inline void drp_store_step_body(int64_t e, int32_t *act, float *rew, u
  * sums, and each block then writes its slots' running sums. */
 #define MZ_DRP_SCAN_BLOCK 256
 
-/* Block j: the sum of pa and the count of ready slots over its slots. */
-HD static inline void drp_block_sums_body(int64_t j, double *bsum, double *bcount, const float *pa, const float *live,
-                                          int64_t n_slots) {
+/* Block j: the sum of pa over its slots. */
+HD static inline void drp_block_sums_body(int64_t j, double *bsum, const float *pa, int64_t n_slots) {
     int64_t lo = j * MZ_DRP_SCAN_BLOCK, hi = lo + MZ_DRP_SCAN_BLOCK < n_slots ? lo + MZ_DRP_SCAN_BLOCK : n_slots;
-    double s = 0.0, c = 0.0;
-    for (int64_t i = lo; i < hi; i++) s += pa[i], c += live[i];
-    bsum[j] = s, bcount[j] = c;
+    double s = 0.0;
+    for (int64_t i = lo; i < hi; i++) s += pa[i];
+    bsum[j] = s;
 }
 
 /* Index 0 only: exclusive prefix of the block sums into bprefix, and
- * totals[0] = the sum of pa, totals[1] = the ready count. */
-HD static inline void drp_block_prefix_body(int64_t i, double *bprefix, double *totals, const double *bsum,
-                                            const double *bcount, int64_t n_blocks) {
+ * total[0] = the sum of pa. */
+HD static inline void drp_block_prefix_body(int64_t i, double *bprefix, double *total, const double *bsum,
+                                            int64_t n_blocks) {
     if (i != 0) return;
-    double acc = 0.0, count = 0.0;
-    for (int64_t j = 0; j < n_blocks; j++) bprefix[j] = acc, acc += bsum[j], count += bcount[j];
-    totals[0] = acc, totals[1] = count;
+    double acc = 0.0;
+    for (int64_t j = 0; j < n_blocks; j++) bprefix[j] = acc, acc += bsum[j];
+    total[0] = acc;
 }
 
 /* Block j: cum[s] = sum of pa[0..s] (the block's prefix, then its slots in order). */
@@ -105,16 +112,16 @@ HD static inline int64_t drp_upper_bound(const double *cum, int64_t n, double u)
 }
 
 /* Sample b: slot s with probability pa[s] / total (cum: the inclusive
- * running sums of pa, totals: drp_block_prefix's), a 53-bit uniform; its
+ * running sums of pa, total: drp_block_prefix's), a 53-bit uniform; its
  * env, step and unnormalised weight (ready * P)^-beta. A slot found has
  * cum[s] > cum[s-1], so pa[s] > 0: it is ready (the host checks total > 0
  * first). Only where a block's prefix rounds a hair above the previous
  * block's last running sum could a not-ready slot own a gap of one ulp; the
  * nearest ready slot is taken then. */
 HD static inline void drp_pick_body(int64_t b, int32_t *env_out, int64_t *step_out, float *weight, const double *cum,
-                                    const double *totals, const float *pa, const int64_t *count, int64_t n_slots,
-                                    int T, float beta, uint64_t seed, uint32_t stream, uint64_t offset) {
-    double total = totals[0];
+                                    const double *total_p, const float *pa, const int64_t *count, int64_t n_slots,
+                                    int T, double ready, float beta, uint64_t seed, uint32_t stream, uint64_t offset) {
+    double total = total_p[0];
     mz_rng g;
     mz_rng_init(&g, seed, stream, offset + (uint64_t)b);
     int64_t s = drp_upper_bound(cum, n_slots, mz_rng_uniform53(&g) * total);
@@ -126,14 +133,27 @@ HD static inline void drp_pick_body(int64_t b, int32_t *env_out, int64_t *step_o
     int64_t e = s / T, sl = s % T, cnt = count[e];
     env_out[b] = (int32_t)e;
     step_out[b] = cnt - 1 - (cnt - 1 - sl) % T; /* the newest step stored in that slot */
-    weight[b] = (float)pow(totals[1] * ((double)pa[s] / total), -(double)beta);
+    weight[b] = (float)pow(ready * ((double)pa[s] / total), -(double)beta);
 }
 
-/* Slot s after a resume: pa and the ready flag from the priority (the
- * alpha of this run; the same powf as when the slots were stored). */
-HD static inline void drp_rebuild_body(int64_t s, float *pa, float *live, const float *prio, float alpha) {
-    pa[s] = prio[s] > 0.0f ? powf(prio[s], alpha) : 0.0f;
-    live[s] = prio[s] > 0.0f ? 1.0f : 0.0f;
+/* Env e after a resume: pa of its slots from the priorities (the alpha of
+ * this run; the same powf as when the slots were stored), and its ready count. */
+HD static inline void drp_rebuild_body(int64_t e, float *pa, int64_t *ready, const float *prio, int T, float alpha) {
+    int64_t n = 0;
+    for (int64_t s = e * T; s < (e + 1) * T; s++) {
+        pa[s] = prio[s] > 0.0f ? powf(prio[s], alpha) : 0.0f;
+        n += prio[s] > 0.0f;
+    }
+    ready[e] = n;
+}
+
+/* Index 0 only: the largest priority grows with every sample of the batch
+ * not evicted since it was drawn, in sample order (the host replay's rule). */
+HD static inline void drp_raise_max_body(int64_t i, float *max_prio, const int32_t *env, const int64_t *step,
+                                         const int64_t *count, const float *priority, int B, int T) {
+    if (i != 0) return;
+    for (int b = 0; b < B; b++)
+        if (step[b] >= count[env[b]] - T && priority[b] > max_prio[0]) max_prio[0] = priority[b];
 }
 
 /* Row kb = k*B + b of a batch: the slot of step t+k of window b (src -1

@@ -10,6 +10,18 @@
 #ifndef MZ_KERNEL_GEN_H
 #define MZ_KERNEL_GEN_H
 
+#include "src/backend.h"
+#include "src/check.h"
+
+/* A list's dispatch table for be: the CPU one, or the CUDA one (the address
+ * of a weak symbol, NULL in a binary without CUDA: exits naming `who`). */
+static inline const void *mz_kernel_table_for(const mz_backend *be, const void *cpu, const void *cuda,
+                                              const char *who) {
+    if (be->kind != MZ_BACKEND_CUDA) return cpu;
+    MZ_CHECK(cuda != NULL, "%s: backend '%s' but this binary has no CUDA kernels", who, be->name);
+    return cuda;
+}
+
 #define MZ_UNPAREN(...) __VA_ARGS__
 #define MZ_GEN_FIRST_(first, ...) first
 #define MZ_GEN_FIRST(...) MZ_GEN_FIRST_(__VA_ARGS__, unused)
