@@ -53,12 +53,7 @@ awpo_device *awpo_device_create(mz_backend *be, int E, int K) {
     MZ_CHECK(E >= 1 && K >= 1, "awpo: %d roots of %d slots", E, K);
     awpo_device *a = mz_calloc(1, sizeof *a);
     a->be = be, a->E = E, a->K = K;
-    if (be->kind == MZ_BACKEND_CUDA) {
-        MZ_CHECK(&mz_awpo_cuda_kernels != NULL, "awpo: backend '%s' but this binary has no CUDA kernels", be->name);
-        a->k = &mz_awpo_cuda_kernels;
-    } else {
-        a->k = &mz_awpo_cpu_kernels;
-    }
+    a->k = (const mz_awpo_kernels *)mz_kernel_table_for(be, &mz_awpo_cpu_kernels, &mz_awpo_cuda_kernels, "awpo");
     a->scratch = be->alloc(be, (2 + 2 * (size_t)E) * sizeof(double));
     a->st = be->alloc(be, 3 * sizeof(float));
     return a;

@@ -7,12 +7,9 @@
 #include "learner/awpo_kernels.def"
 #undef MZ_AWPO_KERNEL
 
-static mz_awpo_kernels make_cuda_kernels(void) {
-    mz_awpo_kernels k;
-#define MZ_AWPO_KERNEL(name, params, args) k.name = cuda_##name;
+/* positional, in the list's order, as the table's fields are */
+extern "C" const mz_awpo_kernels mz_awpo_cuda_kernels = {
+#define MZ_AWPO_KERNEL(name, params, args) cuda_##name,
 #include "learner/awpo_kernels.def"
 #undef MZ_AWPO_KERNEL
-    return k;
-}
-
-extern "C" const mz_awpo_kernels mz_awpo_cuda_kernels = make_cuda_kernels();
+};

@@ -8,12 +8,9 @@
 #include "learner/device_replay_kernels.def"
 #undef MZ_DRP_KERNEL
 
-static mz_drp_kernels make_cuda_kernels(void) {
-    mz_drp_kernels k;
-#define MZ_DRP_KERNEL(name, params, args) k.name = cuda_##name;
+/* positional, in the list's order, as the table's fields are */
+extern "C" const mz_drp_kernels mz_drp_cuda_kernels = {
+#define MZ_DRP_KERNEL(name, params, args) cuda_##name,
 #include "learner/device_replay_kernels.def"
 #undef MZ_DRP_KERNEL
-    return k;
-}
-
-extern "C" const mz_drp_kernels mz_drp_cuda_kernels = make_cuda_kernels();
+};

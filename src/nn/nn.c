@@ -11,9 +11,7 @@
 #include "src/nn/nn_ops.h"
 
 const mz_nn_kernels *mz_nn_kernels_for(mz_backend *be) {
-    if (be->kind != MZ_BACKEND_CUDA) return &mz_nn_cpu_kernels;
-    MZ_CHECK(&mz_nn_cuda_kernels != NULL, "nn: backend '%s' but this binary has no CUDA kernels", be->name);
-    return &mz_nn_cuda_kernels;
+    return (const mz_nn_kernels *)mz_kernel_table_for(be, &mz_nn_cpu_kernels, &mz_nn_cuda_kernels, "nn");
 }
 
 #define K(be) mz_nn_kernels_for(be)

@@ -13,12 +13,9 @@
 #include "src/nn/nn_kernels.def"
 #undef MZ_NN_KERNEL
 
-static mz_nn_kernels make_cuda_kernels(void) {
-    mz_nn_kernels k;
-#define MZ_NN_KERNEL(name, params, args) k.name = cuda_##name;
+/* positional, in the list's order, as the table's fields are */
+extern "C" const mz_nn_kernels mz_nn_cuda_kernels = {
+#define MZ_NN_KERNEL(name, params, args) cuda_##name,
 #include "src/nn/nn_kernels.def"
 #undef MZ_NN_KERNEL
-    return k;
-}
-
-extern "C" const mz_nn_kernels mz_nn_cuda_kernels = make_cuda_kernels();
+};
