@@ -1,4 +1,5 @@
-/* AWPO policy targets (learner/awpo.h) on a hand-computed root, and the
+/* AWPO policy targets (learner/awpo.h; device launchers learner/awpo_cuda.cu,
+ * run by the emulated backend here) on a hand-computed root, and the
  * gradient of the AWPO policy loss written over joint actions,
  *   L(logits) = -sum_slots eta(slot) sum_i log softmax(logits_i)[a_i(slot)],
  * against central finite differences and against the world model's
@@ -120,11 +121,34 @@ static void test_device_matches_host(void **state) {
     }
 }
 
+/* Under emulation awpo_policy_targets_device runs learner/awpo_cuda.cu's
+ * launchers, which refuse a host pointer as the output as a GPU would. */
+static void targets_into_host_memory(void *arg) {
+    mz_backend *be = arg;
+    int32_t *d_joint = be->alloc(be, sizeof JOINT);
+    float *d_w = be->alloc(be, sizeof WEIGHTS), *d_adv = be->alloc(be, sizeof ADV);
+    be->copy_h2d(be, d_joint, JOINT, sizeof JOINT);
+    be->copy_h2d(be, d_w, WEIGHTS, sizeof WEIGHTS);
+    be->copy_h2d(be, d_adv, ADV, sizeof ADV);
+    static float host_pol[N * A];
+    awpo_device *a = awpo_device_create(be, 1, K);
+    awpo_policy_targets_device(a, host_pol, d_joint, d_w, d_adv, N, A, 2.0f, 3.0f, NULL);
+}
+
+static void test_emu_runs_cuda_launchers(void **state) {
+    (void)state;
+    char text[512];
+    assert_int_equal(run_in_child(targets_into_host_memory, test_emu_backend(), text, sizeof text), 1);
+    assert_non_null(strstr(text, "awpo_root output"));
+    assert_int_equal(run_in_child(targets_into_host_memory, test_cpu_backend(), text, sizeof text), 0);
+}
+
 static int run_group(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_root),
         cmocka_unit_test(test_gradient),
         cmocka_unit_test(test_device_matches_host),
+        cmocka_unit_test(test_emu_runs_cuda_launchers),
     };
     return MZ_RUN_GROUP("awpo", tests);
 }

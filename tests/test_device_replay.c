@@ -6,7 +6,9 @@
  * (duplicates, eviction, the maximum) as the host applies them;
  * prioritised sampling frequencies and importance weights; CPU and
  * emulated CUDA drawing the same batches; and one training step from a
- * device batch equal to one from the host's uploaded batch. */
+ * device batch equal to one from the host's uploaded batch. On the emulated
+ * backend every kernel runs through learner/device_replay_cuda.cu's
+ * launchers (test_emu_runs_cuda_launchers shows it). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +144,12 @@ static int ready_steps(const float *prio, const int64_t *count, int *env, int64_
     return n;
 }
 
+/* the same after the STEPS steps of every env */
+static int ready_after_stream(const float *prio, int *env, int64_t *step) {
+    int64_t count[E] = {STEPS, STEPS, STEPS};
+    return ready_steps(prio, count, env, step, E * T);
+}
+
 static void matches_host(mz_backend *be) {
     replay_config c = config();
     replay *h = replay_create(&c);
@@ -261,10 +269,9 @@ static void sampling(mz_backend *be, int batches, int32_t *envs_out, int64_t *st
     for (int i = 0; i < STEPS; i++) add_both(NULL, &tr, i);
     float dp[E * T];
     device_replay_priorities(d, dp);
-    int64_t count[E] = {STEPS, STEPS, STEPS};
     int env[E * T];
     int64_t step[E * T];
-    int n = ready_steps(dp, count, env, step, E * T);
+    int n = ready_after_stream(dp, env, step);
     for (int first = 0; first < n; first += B) {
         int nb = n - first < B ? n - first : B;
         float q[B];
@@ -357,10 +364,9 @@ static void test_device_batch_step(void **state) {
     for (int i = 0; i < STEPS; i++) add_both(h, &tr, i);
     float hp[E * T];
     replay_priorities(h, hp);
-    int64_t count[E] = {STEPS, STEPS, STEPS};
     int env[E * T];
     int64_t step[E * T];
-    int n = ready_steps(hp, count, env, step, E * T);
+    int n = ready_after_stream(hp, env, step);
     assert_true(n >= 3 * B);
     for (int b = 0; b < B; b++) env[b] = env[3 * b], step[b] = step[3 * b]; /* spread over the ready steps */
     const wm_batch *hb = NULL;
@@ -388,11 +394,40 @@ static void test_device_batch_step(void **state) {
     replay_destroy(h);
 }
 
+/* Under emulation the device replay's kernels are device_replay_cuda.cu's
+ * launchers, which refuse a host pointer as an output as a GPU would: a
+ * host observation buffer in the batch stops the gather kernel. */
+static void windows_into_host_memory(void *arg) {
+    mz_backend *be = arg;
+    replay_config c = config();
+    device_replay *d = device_replay_create(be, &c);
+    test_replay tr = {NULL, d, be, E, N, O, A};
+    for (int i = 0; i < 2 * (K + NS); i++) add_both(NULL, &tr, i);
+    gbatch g = gbatch_new(be);
+    static float host_obs[KB * N * O];
+    g.d.obs = host_obs;
+    int env[1] = {0};
+    int64_t step[1] = {0};
+    device_replay_windows(d, 1, env, step, &g.d);
+}
+
+static void test_emu_runs_cuda_launchers(void **state) {
+    (void)state;
+    char text[512];
+    int rc = run_in_child(windows_into_host_memory, test_emu_backend(), text, sizeof text);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(text, "drp_gather output"));
+    assert_non_null(strstr(text, "not inside a device allocation"));
+    /* the CPU backend's loops take host memory: the same call succeeds */
+    assert_int_equal(run_in_child(windows_into_host_memory, test_cpu_backend(), text, sizeof text), 0);
+}
+
 static int run_device_replay(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_host_cpu), cmocka_unit_test(test_matches_host_emu),
         cmocka_unit_test(test_priority_updates), cmocka_unit_test(test_sampling),
         cmocka_unit_test(test_cpu_emu_same_draws), cmocka_unit_test(test_device_batch_step),
+        cmocka_unit_test(test_emu_runs_cuda_launchers),
     };
     return MZ_RUN_GROUP("device_replay", tests);
 }
