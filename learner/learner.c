@@ -25,7 +25,7 @@ struct learner {
     int64_t target_interval;
     float *d_boot_obs, *d_boot_logits, *d_boot_value; /* [(K+1) B N O], [(K+1) B N A], [(K+1) B] */
     float *h_boot_value;                              /* host [(K+1) B] */
-    float *d_boot_sel, *d_boot_shift, *d_is_boot;     /* device replay: [(K+1) B] each, for the logged means */
+    float *d_boot_stats;                              /* device replay: [3][(K+1) B] is_boot, value, shift */
 };
 
 static learner *learner_new(wm_model *model, const learner_config *cfg) {
@@ -61,7 +61,7 @@ void learner_destroy(learner *l) {
     be->free(be, l->dot);
     if (l->target) {
         be->free(be, l->d_boot_obs), be->free(be, l->d_boot_logits), be->free(be, l->d_boot_value);
-        be->free(be, l->d_boot_sel), be->free(be, l->d_boot_shift), be->free(be, l->d_is_boot);
+        be->free(be, l->d_boot_stats);
         free(l->h_boot_value);
         wm_destroy(l->target);
     }
@@ -108,15 +108,14 @@ static void bootstrap_from_target_device(learner *l, float *value, learner_stats
     wm_search_set_obs(l->target, rb.obs, rows);
     mcts_ma_model mm = wm_search_model(l->target);
     mm.root(mm.ctx, be, rows, l->d_boot_logits, l->d_boot_value);
-    device_replay_rewrite_targets(l->drb, rows, value, l->d_boot_sel, l->d_boot_shift, l->d_is_boot, l->d_boot_value);
-    /* the logged means, summed on the host in one order (a device sum's order is the backend's) */
+    float *st = l->d_boot_stats;
+    device_replay_rewrite_targets(l->drb, rows, value, st + rows, st + 2 * (size_t)rows, st, l->d_boot_value);
+    /* the logged means, one copy, summed on the host in one order (a device sum's order is the backend's) */
     float *h = l->h_boot_value;
+    be->copy_d2h(be, h, st, 3 * (size_t)rows * sizeof(float));
     double sums[3] = {0.0, 0.0, 0.0};
-    const float *src[3] = {l->d_is_boot, l->d_boot_sel, l->d_boot_shift};
-    for (int j = 0; j < 3; j++) {
-        be->copy_d2h(be, h, src[j], (size_t)rows * sizeof(float));
-        for (int kb = 0; kb < rows; kb++) sums[j] += h[kb];
-    }
+    for (int j = 0; j < 3; j++)
+        for (int kb = 0; kb < rows; kb++) sums[j] += h[(size_t)j * rows + kb];
     out->target_value = sums[0] > 0.0 ? (float)(sums[1] / sums[0]) : 0.0f;
     out->bootstrap_shift = sums[0] > 0.0 ? (float)(sums[2] / sums[0]) : 0.0f;
 }
@@ -148,11 +147,9 @@ void learner_use_target(learner *l, float ema, int64_t interval) {
     if (!l->drb) l->d_boot_obs = be->alloc(be, (size_t)rows * tc.N * tc.O * sizeof(float)); /* the device replay has its own */
     l->d_boot_logits = be->alloc(be, (size_t)rows * tc.N * tc.A * sizeof(float));
     l->d_boot_value = be->alloc(be, (size_t)rows * sizeof(float));
-    l->h_boot_value = calloc((size_t)rows, sizeof(float));
+    l->h_boot_value = calloc(3 * (size_t)rows, sizeof(float)); /* the device replay's three stats rows */
     MZ_CHECK(l->h_boot_value, "learner: out of host memory");
-    l->d_boot_sel = be->alloc(be, (size_t)rows * sizeof(float));
-    l->d_boot_shift = be->alloc(be, (size_t)rows * sizeof(float));
-    l->d_is_boot = be->alloc(be, (size_t)rows * sizeof(float));
+    if (l->drb) l->d_boot_stats = be->alloc(be, 3 * (size_t)rows * sizeof(float));
 }
 
 mz_params *learner_target_params(learner *l) { return l->target ? wm_params(l->target) : NULL; }
