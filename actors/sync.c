@@ -82,16 +82,27 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
         free(s);
         return NULL;
     }
+    /* A greedy evaluation plays the search's own choice with its root noise
+     * off (mctx's gumbel_scale 0; MuZero's argmax of visits, no Dirichlet):
+     * in joint and sampled search that is the joint action the planner
+     * ranks first, which the per-agent argmaxes of its marginals need not
+     * be (climbing: the marginals' argmax can pick a -30 cell). */
+    mcts_params eval_params = c->search;
+    mcts_sampled_params eval_sampled_params = c->sampled_params;
+    if (!c->eval_sample) {
+        eval_params.gumbel_scale = 0.0f, eval_params.dirichlet_fraction = 0.0f, eval_params.temperature = 0.0f;
+        eval_sampled_params.dirichlet_fraction = 0.0f;
+    }
     int built;
     if (c->sampled) {
         s->sampled = mcts_sampled_create(be, &c->sampled_params, c->E, s->N, s->A, err, err_len);
         s->eval_sampled =
-            s->sampled ? mcts_sampled_create(be, &c->sampled_params, c->eval_envs, s->N, s->A, err, err_len) : NULL;
+            s->sampled ? mcts_sampled_create(be, &eval_sampled_params, c->eval_envs, s->N, s->A, err, err_len) : NULL;
         built = s->eval_sampled != NULL;
     } else {
         s->search = mcts_ma_create(be, &c->search, c->mode, c->E, s->N, s->A, c->joint_limit, c->partner_sample, err,
                                    err_len);
-        s->eval_search = s->search ? mcts_ma_create(be, &c->search, c->mode, c->eval_envs, s->N, s->A, c->joint_limit,
+        s->eval_search = s->search ? mcts_ma_create(be, &eval_params, c->mode, c->eval_envs, s->N, s->A, c->joint_limit,
                                                     c->partner_sample, err, err_len)
                                    : NULL;
         built = s->eval_search != NULL;
@@ -217,9 +228,8 @@ static void search_run(sync_run *s, int eval, const mcts_ma_model *mm) {
 static const int32_t *search_actions(const sync_run *s) {
     return s->cfg.sampled ? mcts_sampled_actions(s->sampled) : mcts_ma_actions(s->search);
 }
-static const float *search_policy(const sync_run *s, int eval) {
-    if (s->cfg.sampled) return mcts_sampled_policy(eval ? s->eval_sampled : s->sampled);
-    return mcts_ma_policy(eval ? s->eval_search : s->search);
+static const float *search_policy(const sync_run *s) {
+    return s->cfg.sampled ? mcts_sampled_policy(s->sampled) : mcts_ma_policy(s->search);
 }
 static const float *search_root_value(const sync_run *s) {
     return s->cfg.sampled ? mcts_sampled_root_value(s->sampled) : mcts_ma_root_value(s->search);
@@ -241,7 +251,7 @@ static void values_of(sync_run *s, const float *obs, int E) {
 static void awpo_targets(sync_run *s) {
     mz_backend *be = s->be;
     int E = s->cfg.E, K = s->cfg.sampled_params.K;
-    be->copy_d2h(be, s->h_pol, search_policy(s, 0), (size_t)E * s->N * s->A * sizeof(float));
+    be->copy_d2h(be, s->h_pol, search_policy(s), (size_t)E * s->N * s->A * sizeof(float));
     be->copy_d2h(be, s->h_joint, mcts_sampled_root_joint(s->sampled), (size_t)E * K * s->N * sizeof(int32_t));
     be->copy_d2h(be, s->h_slot_w, mcts_sampled_root_weights(s->sampled), (size_t)E * K * sizeof(float));
     be->copy_d2h(be, s->h_slot_adv, mcts_sampled_root_advantage(s->sampled), (size_t)E * K * sizeof(float));
@@ -258,7 +268,7 @@ static void rollout_step(sync_run *s) {
     wm_search_set_obs(s->model, b->obs, E);
     search_run(s, 0, &mm);
     double t0 = mz_clock_seconds();
-    const float *policy = search_policy(s, 0);
+    const float *policy = search_policy(s);
     if (s->drb) { /* the observation the step replaces, and AWPO's targets, stay on the device */
         be->copy_d2d(be, s->d_obs_prev, b->obs, E * NO * sizeof(float));
         if (s->cfg.awpo) {
@@ -357,24 +367,19 @@ double sync_evaluate_episodes(sync_run *s, int use_search, double *returns, doub
         }
         mcts_ma_model mm = wm_search_model(s->model);
         wm_search_set_obs(s->model, b->obs, E);
-        const float *scores;
-        if (use_search) {
+        if (use_search) { /* the search's own choice: noisy as in self-play, or noise-free (see sync_create) */
             search_run(s, 1, &mm);
-            scores = search_policy(s, 1);
-        } else {
-            mm.root(mm.ctx, be, E, s->d_logits, s->d_value);
-            scores = s->d_logits;
-        }
-        if (use_search && s->cfg.eval_sample) { /* the search's own choice, Gumbel noise and all, as in self-play */
             const int32_t *chosen =
                 s->cfg.sampled ? mcts_sampled_actions(s->eval_sampled) : mcts_ma_actions(s->eval_search);
             be->copy_d2d(be, b->actions, chosen, (size_t)E * N * sizeof(int32_t));
         } else {
-            /* argmax, or a Gumbel-max sample, over the legal actions, on the
-             * device (PPO's sampler): an illegal argmax of the prior is a
-             * no-op forever in LBF/RWARE */
-            mz_ppo_sample(be, b->actions, NULL, scores, b->avail, (int64_t)E * N, A, !s->cfg.eval_sample, s->cfg.seed,
-                          0xe7a1u, ((uint64_t)s->env_steps * 100000u + (uint64_t)guard) * (uint64_t)(E * N));
+            /* the prior: argmax, or a Gumbel-max sample, over the legal
+             * actions, on the device (PPO's sampler): an illegal argmax of
+             * the prior is a no-op forever in LBF/RWARE */
+            mm.root(mm.ctx, be, E, s->d_logits, s->d_value);
+            mz_ppo_sample(be, b->actions, NULL, s->d_logits, b->avail, (int64_t)E * N, A, !s->cfg.eval_sample,
+                          s->cfg.seed, 0xe7a1u,
+                          ((uint64_t)s->env_steps * 100000u + (uint64_t)guard) * (uint64_t)(E * N));
         }
         mz_vecenv_step(s->eval_env);
         be->copy_d2h(be, s->h_term, b->terminated, (size_t)E);

@@ -216,8 +216,9 @@ const mz_cfg_key mz_config_schema[] = {
     {"muzero.eval_episodes", MZ_CFG_INT, OFF(muzero.eval_episodes), 0, "16", 1, 65536, NULL, NULL,
      "episodes per evaluation, each way (with search, prior alone)"},
     {"muzero.eval_greedy", MZ_CFG_BOOL, OFF(muzero.eval_greedy), 0, "true", 0, 0, NULL, NULL,
-     "evaluation plays the argmax over legal actions; false: the search's own Gumbel-noised choice as in self-play, "
-     "and a sample of the prior (as ppo.eval_greedy=false)"},
+     "evaluation with search plays the search's choice with its root noise off (the joint action it ranks first), "
+     "the prior its argmax over legal actions; false: the search's own noisy choice as in self-play, and a sample "
+     "of the prior (as ppo.eval_greedy=false)"},
     {"muzero.checkpoint_interval_updates", MZ_CFG_INT, OFF(muzero.checkpoint_interval_updates), 0, "5000", 0, BIG,
      NULL, NULL, "learner updates between checkpoints (also one at the end); 0 = only at the end"},
     {"muzero.value_bootstrap", MZ_CFG_ENUM, OFF(muzero.value_bootstrap), 0, "root", 0, 0, "root|target", NULL,
