@@ -143,13 +143,15 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
         s->d_obs_prev = be->alloc(be, (size_t)c->E * NO * sizeof(float));
         s->d_pol = be->alloc(be, (size_t)c->E * NA * sizeof(float));
     }
-    s->h_obs = xcalloc((size_t)maxE * NO, sizeof(float));
-    s->h_pol = xcalloc((size_t)maxE * NA, sizeof(float));
-    s->h_val = xcalloc((size_t)maxE, sizeof(float));
-    s->h_rew = xcalloc((size_t)maxE, sizeof(float));
-    s->h_fval = xcalloc((size_t)maxE, sizeof(float));
+    if (s->rb) { /* the host replay's staging; the device replay reads device arrays */
+        s->h_obs = xcalloc((size_t)c->E * NO, sizeof(float));
+        s->h_pol = xcalloc((size_t)c->E * NA, sizeof(float));
+        s->h_val = xcalloc((size_t)c->E, sizeof(float));
+        s->h_rew = xcalloc((size_t)c->E, sizeof(float));
+        s->h_fval = xcalloc((size_t)c->E, sizeof(float));
+        s->h_act = xcalloc((size_t)c->E * s->N, sizeof(int32_t));
+    }
     s->h_ret = xcalloc((size_t)maxE, sizeof(float));
-    s->h_act = xcalloc((size_t)maxE * s->N, sizeof(int32_t));
     s->h_term = xcalloc((size_t)maxE, 1);
     s->h_trunc = xcalloc((size_t)maxE, 1);
     s->h_done_any = xcalloc((size_t)maxE, 1);
