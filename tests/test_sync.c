@@ -40,17 +40,24 @@ static sync_config base_config(const char *env, const char *scenario, uint64_t s
     return c;
 }
 
+/* A run of c trained to its env-step budget on the CPU; its last
+ * position in *r. */
+static sync_run *trained_run(const sync_config *c, sync_result *r) {
+    char err[256];
+    sync_run *s = sync_create(test_cpu_backend(), c, err, sizeof err);
+    if (!s) fail_msg("%s", err);
+    memset(r, 0, sizeof *r);
+    while (sync_iterate(s, r)) {
+    }
+    return s;
+}
+
 /* Trains one seed's config; 1 if both the greedy search policy and the
  * greedy prior end within tol of the optimum. The search's return is
  * also returned in *with. */
 static int run_to_optimum(sync_config *c, double optimum, double tol, const char *name, double *with_out) {
-    char err[256];
-    sync_run *s = sync_create(test_cpu_backend(), c, err, sizeof err);
-    if (!s) fail_msg("%s", err);
     sync_result r;
-    memset(&r, 0, sizeof r);
-    while (sync_iterate(s, &r)) {
-    }
+    sync_run *s = trained_run(c, &r);
     double with = sync_evaluate(s, 1, NULL), without = sync_evaluate(s, 0, NULL);
     int reached = fabs(with - optimum) <= tol && fabs(without - optimum) <= tol;
     print_message("%s seed %llu: %lld env steps, %lld updates, train return %.3f, eval with search %.3f, "
@@ -141,13 +148,8 @@ static void test_chain_sampled_eval(void **state) {
  * after one earlier evaluation each: with search in one run (its search
  * noise counter advances), prior-only in the other (it does not). */
 static void second_search_eval(const sync_config *c, int first_with_search, double *returns) {
-    char err[256];
-    sync_run *s = sync_create(test_cpu_backend(), c, err, sizeof err);
-    if (!s) fail_msg("%s", err);
     sync_result r;
-    memset(&r, 0, sizeof r);
-    while (sync_iterate(s, &r)) {
-    }
+    sync_run *s = trained_run(c, &r);
     sync_evaluate(s, first_with_search, NULL);
     sync_evaluate(s, 1, returns);
     sync_destroy(s);
