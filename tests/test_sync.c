@@ -2,8 +2,8 @@
  * budget: the climbing game (optimum 11; independent learners settle on 7
  * or 5) with joint Gumbel MuZero search of 16 simulations on raw Q values,
  * 2400 env steps, every seed; and the 2-agent chain of length 5 (optimum
- * 1 - 0.01 * 3 = 0.97) with joint Gumbel search of 16 simulations, 4000
- * env steps, a share of seeds (10 to 12 of 16 reach it). A seed counts
+ * 1 - 0.01 * 3 = 0.97) with joint Gumbel search of 16 simulations, 6000
+ * env steps, 14 of 16 seeds (16 of 16 here, 93 of 96 measured). A seed counts
  * when both the greedy search policy and the greedy prior reach the
  * optimum. */
 #include <math.h>
@@ -110,19 +110,26 @@ static void test_climbing(void **state) {
 
 static sync_config chain_config(uint64_t seed) {
     sync_config c = base_config("chain", "n2-l5", seed);
-    c.E = 8, c.rollout_steps = 4, c.updates = 4, c.env_steps = 4000, c.min_ready = 64;
-    c.replay.K = 3, c.replay.n_step = 5, c.replay.discount = 0.97f;
+    c.E = 8, c.rollout_steps = 4, c.updates = 4, c.env_steps = 6000, c.min_ready = 64;
+    c.replay.K = 3, c.replay.n_step = 10, c.replay.discount = 0.97f;
+    c.replay.reward_shift = 0.01f; /* the step cost: every step before the goal is worth 0 */
     return c;
 }
 
-/* The chain: the optimum for most seeds within 4000 env steps; a seed
- * whose episodes do not reach the goal before the policy sharpens
- * collapses onto one that stays short of it (return -0.1) and stays there
- * (8000 env steps change no seed). At a success rate of 0.6, fewer than 6
- * of 16 is a 2% event. */
+/* The chain: the optimum for 93 of 96 seeds (all of 1-48) within 6000 env
+ * steps. The step cost is shifted to 0 (muzero.reward_shift=0.01; the
+ * discount still prefers the shortest path): with the cost a third of the
+ * seeds stopped exploring before their first goal (10-12 of 16 at 4000 env
+ * steps, n 5; 45 of 48 with the shift alone at 6000, 39 of 48 with n 10
+ * alone). Probably because every value before the goal then sits near
+ * -0.01 / (1 - 0.97) and differs between actions only by the value head's
+ * error, which the completed-Q rescaling stretches to the full sigma range;
+ * shifted, those values are flat 0. n 10 covers a whole episode (at most
+ * 10 steps). The 3 failing seeds never reach the goal; the test allows 2
+ * of 16 for rounding on other machines. */
 static void test_chain(void **state) {
     (void)state;
-    assert_true(seeds_at_optimum(chain_config, 16, 0.97, 1e-3, -0.1 - 1e-6, "chain n2-l5") >= 6);
+    assert_true(seeds_at_optimum(chain_config, 16, 0.97, 1e-3, -0.1 - 1e-6, "chain n2-l5") >= 14);
 }
 
 static sync_config chain_sampled_config(uint64_t seed) {
