@@ -77,10 +77,19 @@ static void on_stop_signal(int sig) {
 }
 
 /* In a data-parallel job the ranks agree (the largest signal any received),
- * so that they all leave the training loop at the same iteration. */
+ * so that they all leave the training loop at the same iteration. The
+ * agreed value decides; a signal that lands while the collective runs is
+ * kept for the next call, never overwritten by the agreed 0 (that lost a
+ * SIGTERM to one rank and left the job running until killed). */
+bool mz_stop_agree(volatile sig_atomic_t *sig, int64_t (*max_over_ranks)(int64_t)) {
+    int64_t agreed = max_over_ranks((int64_t)*sig);
+    if (agreed > *sig) *sig = (sig_atomic_t)agreed;
+    return agreed != 0;
+}
+static int64_t dist_max_i64(int64_t v) { return -mz_dist_min_i64(-v); }
 bool mz_runlog_stop_requested(void) {
-    if (mz_dist_active()) stop_signal = (sig_atomic_t)-mz_dist_min_i64(-(int64_t)stop_signal);
-    return stop_signal != 0;
+    if (!mz_dist_active()) return stop_signal != 0;
+    return mz_stop_agree(&stop_signal, dist_max_i64);
 }
 int mz_runlog_stop_signal(void) { return stop_signal; }
 

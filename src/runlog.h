@@ -27,6 +27,7 @@
 #ifndef MZ_RUNLOG_H
 #define MZ_RUNLOG_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,6 +78,10 @@ const char *mz_runlog_wandb_file(const mz_runlog *rl);
  * trainer should stop and close with exit code 130 (or 143). A second
  * Ctrl-C kills the process as usual. */
 bool mz_runlog_stop_requested(void);
+/* The agreement step of mz_runlog_stop_requested, with the collective
+ * passed in (tests): true when max_over_ranks(*sig) is a signal; *sig only
+ * ever rises, so a signal that lands during the collective is kept. */
+bool mz_stop_agree(volatile sig_atomic_t *sig, int64_t (*max_over_ranks)(int64_t));
 int mz_runlog_stop_signal(void);
 
 /* Finishes the run: last progress line, the W&B exit record and final

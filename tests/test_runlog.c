@@ -224,11 +224,40 @@ static void test_bad_settings(void **state) {
     remove_tree(root);
 }
 
+/* The data-parallel stop agreement: a signal that lands while the
+ * collective runs (the collective still agrees on 0) is kept and stops
+ * every rank at the next call; before, the agreed 0 overwrote it and the
+ * signalled rank ran on until killed. */
+static volatile sig_atomic_t *agree_flag;
+static int64_t agree_other_rank; /* the largest signal of the other ranks */
+static int64_t signal_during_collective(int64_t mine) {
+    *agree_flag = SIGTERM; /* arrives after this rank's value was sent */
+    return mine > agree_other_rank ? mine : agree_other_rank;
+}
+static int64_t plain_collective(int64_t mine) { return mine > agree_other_rank ? mine : agree_other_rank; }
+
+static void test_stop_agreement_keeps_late_signal(void **state) {
+    (void)state;
+    volatile sig_atomic_t sig = 0;
+    agree_flag = &sig, agree_other_rank = 0;
+    assert_false(mz_stop_agree(&sig, signal_during_collective)); /* every rank continues this iteration */
+    assert_int_equal(sig, SIGTERM);                              /* ... and the signal is not lost */
+    assert_true(mz_stop_agree(&sig, plain_collective));          /* every rank stops at the next */
+    assert_int_equal(sig, SIGTERM);
+    /* a rank that got no signal stops with the other rank's */
+    sig = 0, agree_other_rank = SIGINT;
+    assert_true(mz_stop_agree(&sig, plain_collective));
+    assert_int_equal(sig, SIGINT);
+    sig = 0, agree_other_rank = 0;
+    assert_false(mz_stop_agree(&sig, plain_collective));
+    assert_int_equal(sig, 0);
+}
+
 static int run_runlog(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_and_rows),      cmocka_unit_test(test_progress_line),
         cmocka_unit_test(test_console_modes),        cmocka_unit_test(test_crash_closes_run_as_failed),
-        cmocka_unit_test(test_bad_settings),
+        cmocka_unit_test(test_bad_settings),         cmocka_unit_test(test_stop_agreement_keeps_late_signal),
     };
     return MZ_RUN_GROUP("runlog", tests);
 }
