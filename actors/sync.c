@@ -83,15 +83,14 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
         return NULL;
     }
     /* A greedy evaluation plays the search's own choice with its root noise
-     * off (mctx's gumbel_scale 0; MuZero's argmax of visits, no Dirichlet):
-     * in joint and sampled search that is the joint action the planner
+     * off: in joint and sampled search that is the joint action the planner
      * ranks first, which the per-agent argmaxes of its marginals need not
      * be (climbing: the marginals' argmax can pick a -30 cell). */
     mcts_params eval_params = c->search;
     mcts_sampled_params eval_sampled_params = c->sampled_params;
     if (!c->eval_sample) {
-        eval_params.gumbel_scale = 0.0f, eval_params.dirichlet_fraction = 0.0f, eval_params.temperature = 0.0f;
-        eval_sampled_params.dirichlet_fraction = 0.0f;
+        mcts_params_noise_free(&eval_params);
+        mcts_sampled_params_noise_free(&eval_sampled_params);
     }
     int built;
     if (c->sampled) {

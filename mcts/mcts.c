@@ -38,6 +38,12 @@ void mcts_params_default(mcts_params *p, mcts_policy policy, int num_simulations
     p->seed = 0;
 }
 
+void mcts_params_noise_free(mcts_params *p) {
+    p->gumbel_scale = 0.0f;
+    p->dirichlet_fraction = 0.0f;
+    p->temperature = 0.0f;
+}
+
 void mcts_considered_visits(int m, int S, int32_t *out) {
     if (m <= 1) {
         for (int i = 0; i < S; i++) out[i] = i;

@@ -46,6 +46,11 @@ typedef struct {
 } mcts_params;
 
 void mcts_params_default(mcts_params *p, mcts_policy policy, int num_simulations);
+/* The same search with its root noise off, for greedy play: Gumbel MuZero
+ * considers the top actions by logits and picks by logits + sigma(q)
+ * (mctx's gumbel_scale 0); MuZero has no Dirichlet mix and takes the most
+ * visited action (temperature 0). */
+void mcts_params_noise_free(mcts_params *p);
 
 /* Device pointers of the tree and the search's working buffers. POD, so a
  * kernel takes it by value. */

@@ -32,6 +32,8 @@ void mcts_sampled_params_default(mcts_sampled_params *p, int num_simulations) {
     p->seed = 0;
 }
 
+void mcts_sampled_params_noise_free(mcts_sampled_params *p) { p->dirichlet_fraction = 0.0f; }
+
 void mcts_sampled_params_from_config(mcts_sampled_params *p, const mz_config *cfg) {
     mcts_sampled_params_default(p, (int)cfg->mcts.num_simulations);
     p->K = (int)cfg->mcts.sampled_actions;

@@ -50,6 +50,9 @@ typedef struct {
 /* MAZero's defaults: K 10, c1 1.25, c2 19652, Dirichlet 0.25 / 0.3,
  * lambda 0.8, rho 0.25 (train_smac.sh). */
 void mcts_sampled_params_default(mcts_sampled_params *p, int num_simulations);
+/* No Dirichlet mix in the root proposal, for greedy play; the sampled
+ * joint actions themselves stay random (that is the search). */
+void mcts_sampled_params_noise_free(mcts_sampled_params *p);
 
 /* The settings of a run's config (mcts.num_simulations, sampled_actions,
  * os_lambda, os_rho, root_dirichlet_fraction/alpha, seed); pUCT constants
