@@ -54,6 +54,7 @@ int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_
     w->comm_concat = cfg->muzero.comm_mode == MZ_COMM_CONCAT;
     w->zero_init = cfg->muzero.zero_init;
     w->no_layer_norm = !cfg->muzero.layer_norm;
+    w->agent_id = cfg->muzero.agent_id;
     w->coef_reward = (float)cfg->muzero.coef_reward, w->coef_value = (float)cfg->muzero.coef_value;
     w->coef_policy = (float)cfg->muzero.coef_policy, w->coef_consistency = (float)cfg->muzero.coef_consistency;
     w->hidden_grad_scale = (float)cfg->muzero.hidden_grad_scale;

@@ -96,6 +96,7 @@ typedef struct {
         int comm_mode; /* mz_comm_mode */
         bool zero_init;
         bool layer_norm;
+        bool agent_id;
         int64_t unroll_steps, n_step;
         double discount;
         int64_t batch_size, replay_steps;

@@ -165,6 +165,9 @@ const mz_cfg_key mz_config_schema[] = {
     {"muzero.layer_norm", MZ_CFG_BOOL, OFF(muzero.layer_norm), 0, "true", 0, 0, NULL, NULL,
      "LayerNorm on the observation and inside every MLP (MAZero); false: Linear-ReLU-Linear, for observations "
      "whose scale matters (MPE distances)"},
+    {"muzero.agent_id", MZ_CFG_BOOL, OFF(muzero.agent_id), 0, "false", 0, 0, NULL, NULL,
+     "the representation reads each agent's one-hot id before its observation (shared weights can then tell "
+     "symmetric agents apart; changes the checkpoint's rep.* shapes)"},
     {"muzero.unroll_steps", MZ_CFG_INT, OFF(muzero.unroll_steps), 0, "5", 1, 64, NULL, NULL,
      "K: model unroll steps per training window"},
     {"muzero.n_step", MZ_CFG_INT, OFF(muzero.n_step), 0, "5", 1, 1000, NULL, NULL, "n of the n-step value target"},

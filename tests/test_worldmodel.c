@@ -60,10 +60,11 @@ static float loss_at(wm_model *m) {
  * consistency_only 1: the consistency loss alone, checked on the tensors
  * that do not feed its stop-gradient target (the target is rep + proj of
  * the real observation, which finite differences would move). */
-static void gradcheck(int comm_layers, int concat, int consistency_only, int no_layer_norm) {
+static void gradcheck(int comm_layers, int concat, int consistency_only, int no_layer_norm, int agent_id) {
     mz_backend *be = test_cpu_backend();
     wm_config c = small_config(comm_layers, concat);
     c.no_layer_norm = no_layer_norm;
+    c.agent_id = agent_id;
     if (consistency_only) c.coef_reward = c.coef_value = c.coef_policy = 0.0f;
     else c.coef_consistency = 0.0f;
     char err[256];
@@ -128,9 +129,9 @@ static void gradcheck(int comm_layers, int concat, int consistency_only, int no_
         }
     }
     double rel = sqrt(num / den);
-    print_message("gradcheck comm=%d concat=%d%s %s: %d parameters, relative error %.2e, %d one-sided, %d outside "
+    print_message("gradcheck comm=%d concat=%d%s%s %s: %d parameters, relative error %.2e, %d one-sided, %d outside "
                   "tolerance\n",
-                  comm_layers, concat, no_layer_norm ? " no LayerNorm" : "",
+                  comm_layers, concat, no_layer_norm ? " no LayerNorm" : "", agent_id ? " agent ids" : "",
                   consistency_only ? "consistency" : "other losses", checked, rel, kinks, far);
     assert_true(den > 0.0);
     assert_true(rel < 1e-2);
@@ -143,23 +144,30 @@ static void gradcheck(int comm_layers, int concat, int consistency_only, int no_
 
 static void test_gradcheck_no_comm(void **state) {
     (void)state;
-    gradcheck(0, 0, 0, 0);
-    gradcheck(0, 0, 1, 0);
+    gradcheck(0, 0, 0, 0, 0);
+    gradcheck(0, 0, 1, 0, 0);
 }
 static void test_gradcheck_no_layer_norm(void **state) {
     (void)state;
-    gradcheck(1, 1, 0, 1);
-    gradcheck(1, 1, 1, 1);
+    gradcheck(1, 1, 0, 1, 0);
+    gradcheck(1, 1, 1, 1, 0);
+}
+/* the agent-id columns of the representation's input: with and without
+ * its LayerNorm (the backward then reads [onehot, obs], not obs) */
+static void test_gradcheck_agent_id(void **state) {
+    (void)state;
+    gradcheck(0, 0, 0, 0, 1);
+    gradcheck(1, 1, 0, 1, 1);
 }
 static void test_gradcheck_comm_concat(void **state) {
     (void)state;
-    gradcheck(1, 1, 0, 0);
-    gradcheck(1, 1, 1, 0);
+    gradcheck(1, 1, 0, 0, 0);
+    gradcheck(1, 1, 1, 0, 0);
 }
 static void test_gradcheck_comm_replace(void **state) {
     (void)state;
-    gradcheck(2, 0, 0, 0);
-    gradcheck(2, 0, 1, 0);
+    gradcheck(2, 0, 0, 0, 0);
+    gradcheck(2, 0, 1, 0, 0);
 }
 
 /* with hidden_grad_scale 0.5 only the gradients that cross a dynamics step
@@ -207,9 +215,10 @@ static void test_half_gradient(void **state) {
 }
 
 /* one training step (forward, backward, AdamW) on both backends */
-static void train_step_parity(int no_layer_norm) {
+static void train_step_parity(int no_layer_norm, int agent_id) {
     wm_config c = small_config(1, 1);
     c.no_layer_norm = no_layer_norm;
+    c.agent_id = agent_id;
     c.hidden_grad_scale = 0.5f;
     c.zero_init = 1;
     host_batch hb;
@@ -248,8 +257,10 @@ static void train_step_parity(int no_layer_norm) {
 }
 static void test_train_step_parity(void **state) {
     (void)state;
-    train_step_parity(0);
-    train_step_parity(1);
+    train_step_parity(0, 0);
+    train_step_parity(1, 0);
+    train_step_parity(0, 1);
+    train_step_parity(1, 1);
 }
 
 /* Regression (simple_spread did not learn): with the LayerNorm on the
@@ -295,6 +306,44 @@ static void test_observation_scale(void **state) {
         be->free(be, d_obs);
         be->free(be, d_out);
         wm_destroy(m);
+    }
+}
+
+/* Agents that see the same observation get the same prior from shared
+ * weights, unless the representation also reads their ids; the root call
+ * is the same on both backends. */
+static void test_agent_id_breaks_symmetry(void **state) {
+    (void)state;
+    enum { E = 2 };
+    float obs[E * TN * TO], out[2][2][E * TN * TA + E];
+    fill_normal(obs, TO, 23);
+    for (int r = 1; r < E * TN; r++) memcpy(obs + r * TO, obs, TO * sizeof(float));
+    mz_backend *bes[2] = {test_cpu_backend(), test_emu_backend()};
+    for (int ids = 0; ids < 2; ids++) {
+        for (int v = 0; v < 2; v++) {
+            mz_backend *be = bes[v];
+            wm_config c = small_config(1, 1);
+            c.agent_id = ids;
+            char err[256];
+            wm_model *m = wm_create(be, &c, err, sizeof err);
+            assert_non_null(m);
+            float *d_obs = be->alloc(be, sizeof obs), *d_out = be->alloc(be, sizeof out[0][0]);
+            be->copy_h2d(be, d_obs, obs, sizeof obs);
+            wm_search_set_obs(m, d_obs, E);
+            mcts_ma_model mm = wm_search_model(m);
+            mm.root(mm.ctx, be, E, d_out, d_out + E * TN * TA);
+            be->copy_d2h(be, out[ids][v], d_out, sizeof out[0][0]);
+            be->free(be, d_obs);
+            be->free(be, d_out);
+            wm_destroy(m);
+        }
+        assert_close(out[ids][0], out[ids][1], E * TN * TA + E, 1e-6, 1e-5, "root logits and values");
+        double diff = 0.0; /* agent 0 against agent 1 of environment 0 */
+        for (int a = 0; a < TA; a++) diff += fabs(out[ids][0][a] - out[ids][0][TA + a]);
+        print_message("same observation, agents 0 and 1, %s: summed |logit difference| %.3g\n",
+                      ids ? "agent ids" : "no ids", diff);
+        if (ids) assert_true(diff > 1e-4);
+        else assert_true(diff == 0.0);
     }
 }
 
@@ -368,6 +417,7 @@ static int run_worldmodel(void) {
         cmocka_unit_test(test_train_step_parity),   cmocka_unit_test(test_search_joint),
         cmocka_unit_test(test_search_independent),  cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_gradcheck_no_layer_norm), cmocka_unit_test(test_observation_scale),
+        cmocka_unit_test(test_gradcheck_agent_id),  cmocka_unit_test(test_agent_id_breaks_symmetry),
     };
     return MZ_RUN_GROUP("worldmodel", tests);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "learner/ppo_ops.h"
 #include "src/check.h"
 #include "src/nn/nn.h"
 
@@ -77,9 +78,10 @@ static void mlp_specs(spec_list *l, const char *p, int C, int F, int OC) {
 static int build_specs(const wm_config *c, int Din, mz_tensor_spec *s) {
     spec_list l = {s, 0};
     int S2 = 2 * c->S + 1;
-    add_spec(&l, "rep.", "in_ln.weight", c->O, 0);
-    add_spec(&l, "rep.", "in_ln.bias", c->O, 0);
-    mlp_specs(&l, "rep.", c->O, c->F, c->H);
+    int In = wm_rep_inputs(c);
+    add_spec(&l, "rep.", "in_ln.weight", In, 0);
+    add_spec(&l, "rep.", "in_ln.bias", In, 0);
+    mlp_specs(&l, "rep.", In, c->F, c->H);
     if (c->comm_layers > 0) {
         add_spec(&l, "comm.", "in.weight", c->H, c->H + c->A);
         add_spec(&l, "comm.", "in.bias", c->H, 0);
@@ -148,9 +150,10 @@ void wm_init_params(wm_model *m, uint64_t seed) {
     const wm_config *c = &m->cfg;
     const wm_weights *w = &m->w;
     uint32_t stream = 0;
-    mz_fill(m->be, w->rep_lnw, c->O, 1.0f);
-    mz_fill(m->be, w->rep_lnb, c->O, 0.0f);
-    mlp_init(m, &w->rep, c->O, c->F, c->H, 0, seed, &stream);
+    int In = wm_rep_inputs(c);
+    mz_fill(m->be, w->rep_lnw, In, 1.0f);
+    mz_fill(m->be, w->rep_lnb, In, 0.0f);
+    mlp_init(m, &w->rep, In, c->F, c->H, 0, seed, &stream);
     if (c->comm_layers > 0) {
         mz_init_weights(m->be, w->comm_in_w, (int64_t)c->H * (c->H + c->A), c->H + c->A, c->H, MZ_INIT_XAVIER, seed,
                         stream++);
@@ -199,7 +202,8 @@ static void step_take(wm_model *m, wm_step_acts *s, mz_arena *ar, int R, int tra
     mlp_acts_take(&s->reward, ar, B, c->head_F, m->S2);
     mlp_acts_take(&s->value, ar, B, c->head_F, m->S2);
     mlp_acts_take(&s->policy, ar, R, c->head_F, c->A);
-    s->rep_ln = mz_arena_take(ar, (int64_t)R * c->O, "worldmodel rep ln");
+    s->rep_ln = mz_arena_take(ar, (int64_t)R * wm_rep_inputs(c), "worldmodel rep ln");
+    if (c->agent_id) s->rep_in = mz_arena_take(ar, (int64_t)R * wm_rep_inputs(c), "worldmodel rep in");
     s->rep_mean = mz_arena_take(ar, R, "worldmodel rep mean");
     s->rep_rstd = mz_arena_take(ar, R, "worldmodel rep rstd");
     mlp_acts_take(&s->rep, ar, R, c->F, c->H);
@@ -250,7 +254,7 @@ static void take_all(wm_model *m, mz_arena *ar) {
     m->dcb = mz_arena_take(ar, (int64_t)R * c->H, "worldmodel dcb");
     m->drin = mz_arena_take(ar, (int64_t)R * HA, "worldmodel drin");
     m->djunk = mz_arena_take(ar, (int64_t)R * c->A, "worldmodel d onehot");
-    m->drep = mz_arena_take(ar, (int64_t)R * c->O, "worldmodel drep");
+    m->drep = mz_arena_take(ar, (int64_t)R * wm_rep_inputs(c), "worldmodel drep");
     m->dproj = mz_arena_take(ar, (int64_t)R * c->P, "worldmodel dproj");
     m->dpred = mz_arena_take(ar, (int64_t)R * c->P, "worldmodel dpred");
     m->dl_b = mz_arena_take(ar, B, "worldmodel dloss b");
@@ -359,15 +363,28 @@ static void mlp_bwd(wm_model *m, const wm_mlp_acts *a, const wm_mlp *w, const wm
     mz_linear_backward(be, dinp, g->w1, g->b1, m->s_dh1, inp, w->w1, m->ones, rows, C, F);
 }
 
+int wm_rep_inputs(const wm_config *c) { return c->O + (c->agent_id ? c->N : 0); }
+
+/* What the representation reads for R agent rows of obs (rows in agent
+ * order within each sample): obs itself, or [onehot(agent), obs] in s->rep_in
+ * (the PPO actor's input layout, one op for both). */
+static const float *rep_input(wm_model *m, wm_step_acts *s, const float *obs, int R) {
+    const wm_config *c = &m->cfg;
+    if (!c->agent_id) return obs;
+    mz_ppo_input(m->be, s->rep_in, obs, R, c->N, c->O, 1, 0, 0, 0);
+    return s->rep_in;
+}
+
 /* representation of R agent rows of obs into h (min-max of s->rep.out) */
 static void rep_fwd(wm_model *m, wm_step_acts *s, const float *obs, float *h, int R) {
     const wm_config *c = &m->cfg;
-    const float *x = obs;
+    int In = wm_rep_inputs(c);
+    const float *x = rep_input(m, s, obs, R);
     if (!c->no_layer_norm) {
-        mz_layernorm_forward(m->be, s->rep_ln, s->rep_mean, s->rep_rstd, obs, m->w.rep_lnw, m->w.rep_lnb, R, c->O);
+        mz_layernorm_forward(m->be, s->rep_ln, s->rep_mean, s->rep_rstd, x, m->w.rep_lnw, m->w.rep_lnb, R, In);
         x = s->rep_ln;
     }
-    mlp_fwd(m->be, &s->rep, &m->w.rep, x, R, c->O, c->F, c->H);
+    mlp_fwd(m->be, &s->rep, &m->w.rep, x, R, In, c->F, c->H);
     mz_minmax_forward(m->be, h, s->rep.out, R, c->H);
 }
 
@@ -573,14 +590,16 @@ void wm_backward(wm_model *m) {
         be->zero(be, m->dhraw, rh);
         if (k == 0) {
             mz_minmax_backward(be, m->dhraw, dh, s->rep.out, R, H);
+            int In = wm_rep_inputs(c);
+            const float *x = c->agent_id ? s->rep_in : m->obs; /* what rep_fwd read for step 0 */
             if (c->no_layer_norm) {
-                mlp_bwd(m, &s->rep, &m->w.rep, &m->g.rep, NULL, m->dhraw, m->obs, R, c->O, c->F, H);
+                mlp_bwd(m, &s->rep, &m->w.rep, &m->g.rep, NULL, m->dhraw, x, R, In, c->F, H);
                 break;
             }
-            be->zero(be, m->drep, (size_t)R * c->O * sizeof(float));
-            mlp_bwd(m, &s->rep, &m->w.rep, &m->g.rep, m->drep, m->dhraw, s->rep_ln, R, c->O, c->F, H);
-            mz_layernorm_backward(be, NULL, m->g.rep_lnw, m->g.rep_lnb, m->drep, m->obs, m->w.rep_lnw, s->rep_mean,
-                                  s->rep_rstd, R, c->O);
+            be->zero(be, m->drep, (size_t)R * In * sizeof(float));
+            mlp_bwd(m, &s->rep, &m->w.rep, &m->g.rep, m->drep, m->dhraw, s->rep_ln, R, In, c->F, H);
+            mz_layernorm_backward(be, NULL, m->g.rep_lnw, m->g.rep_lnb, m->drep, x, m->w.rep_lnw, s->rep_mean,
+                                  s->rep_rstd, R, In);
             break;
         }
         mz_minmax_backward(be, m->dhraw, dh, s->dsum, R, H);

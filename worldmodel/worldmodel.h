@@ -2,6 +2,7 @@
  * only from the NN core (src/nn): nothing here calls BLAS or CUDA.
  *
  *   representation  h_i = minmax(MLP(LayerNorm(o_i)))          per agent, shared
+ *                   (o_i = [onehot i, o_i] with agent ids)
  *   communication   c   = blocks(Linear([h_i, onehot a_i]))    across agents, or off
  *   dynamics        h'_i = minmax(MLP(d_i) + h_i), d_i = [h_i, a_i, c_i] (concat)
  *                                                     or c_i (replace)
@@ -56,6 +57,8 @@ typedef struct {
     int no_layer_norm;   /* 1: no LayerNorm on the observation nor inside the MLPs (Linear -> ReLU -> Linear):
                           * a LayerNorm right after the first Linear makes the representation blind to the
                           * observation's scale, which carries MPE's distances */
+    int agent_id;        /* 1: the representation reads [onehot(agent), obs] (O + N features): shared weights
+                          * can then tell symmetric agents apart (IPPO's add_agent_id) */
     int K;               /* unroll steps */
     int max_batch;       /* training batch B */
     int max_trees;       /* search: trees per call */
@@ -81,8 +84,8 @@ typedef struct {
 } wm_mlp;
 
 typedef struct {
-    float *rep_lnw, *rep_lnb; /* [O] input LayerNorm */
-    wm_mlp rep;               /* O -> F -> H */
+    float *rep_lnw, *rep_lnb; /* [In] input LayerNorm (In = wm_rep_inputs) */
+    wm_mlp rep;               /* In -> F -> H */
     float *comm_in_w;         /* [H x (H+A)] */
     float *comm_in_b;         /* [H] */
     mz_block_weights comm[8]; /* comm_layers blocks over H */
@@ -111,7 +114,8 @@ typedef struct {
     float *dsum;       /* [R x H] dyn.out + h_prev */
     wm_mlp_acts dyn, reward, value, policy, proj, pred, tproj;
     float *rin;        /* [R x (H+A)] [h, onehot] */
-    float *rep_ln, *rep_mean, *rep_rstd; /* [R x O], [R], [R]: step 0 / target representation */
+    float *rep_in;     /* [R x In] [onehot(agent), obs] with agent ids, else unused */
+    float *rep_ln, *rep_mean, *rep_rstd; /* [R x In], [R], [R]: step 0 / target representation */
     wm_mlp_acts rep;   /* step 0: representation; k >= 1: target representation of obs k */
     float *th;         /* [R x H] target hidden state (k >= 1) */
     /* losses, per row */
@@ -163,6 +167,8 @@ wm_model *wm_create(mz_backend *be, const wm_config *cfg, char *err, size_t err_
 void wm_destroy(wm_model *m);
 mz_params *wm_params(wm_model *m);
 const wm_config *wm_get_config(const wm_model *m);
+/* Features the representation reads per agent: O, plus N with agent ids. */
+int wm_rep_inputs(const wm_config *c);
 /* (Re)initialises every parameter from seed. */
 void wm_init_params(wm_model *m, uint64_t seed);
 
