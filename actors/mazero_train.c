@@ -39,7 +39,8 @@ static int64_t planned_updates(const mz_config *cfg) {
 int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_t err_len) {
     memset(c, 0, sizeof *c);
     uint64_t seed = (uint64_t)cfg->seed;
-    if (mz_env_params_resolve(&c->env, cfg->env.name, cfg->env.scenario, (int)cfg->env.max_steps, seed, err, err_len))
+    if (mz_env_params_resolve(&c->env, cfg->env.name, cfg->env.scenario, (int)cfg->env.max_steps, seed, err, err_len) ||
+        mz_env_params_stack(&c->env, (int)cfg->env.stack_observations, err, err_len))
         return MZ_EXIT_USAGE;
     if (cfg->muzero.hidden % cfg->muzero.comm_heads != 0 && cfg->muzero.comm_layers > 0) {
         snprintf(err, err_len, "muzero.comm_heads=%lld does not divide muzero.hidden=%lld", (long long)cfg->muzero.comm_heads,

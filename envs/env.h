@@ -40,7 +40,9 @@ typedef enum {
 typedef struct {
     int kind; /* mz_env_kind */
     int N;    /* agents */
-    int O;    /* observation floats per agent */
+    int O;    /* observation floats per agent: stack * frame */
+    int frame; /* floats per agent of one observation of the env (O without stacking) */
+    int stack; /* observations per agent stacked, oldest first (1: none; mz_env_params_stack) */
     int S;    /* global state floats */
     int A;    /* actions per agent */
     int max_steps;
@@ -61,6 +63,7 @@ typedef struct {
     uint8_t *states;        /* [E][state_bytes] */
     float *obs;             /* [E][N][O], after auto-reset: the new episode's first */
     float *final_obs;       /* [E][N][O], the ended episode's last; valid where done */
+    float *frame;           /* [E][N][frame] the newest observation, with stacking (else NULL) */
     float *global_state;    /* [E][S] */
     int32_t *actions;       /* [E][N], written by the caller before a step */
     float *reward;          /* [E] team reward of the step */

@@ -100,9 +100,35 @@ HD static inline void env_global_state(const mz_env_params *p, const float *obs,
     for (int i = 0; i < p->N * p->O; i++) state[i] = obs[i];
 }
 
-HD static inline void vecenv_observe_body(int64_t e, const mz_env_params *p, mz_env_buffers b) {
+/* Stacking: dst [N][O] gets each agent's stack-1 newer frames of prev
+ * [N][O] shifted one slot older and frame [N][frame] as the newest; a fresh
+ * episode starts with its first frame in every slot (EfficientZero's
+ * initial stack). dst may be prev. */
+HD static inline void env_stack_frames(const mz_env_params *p, float *dst, const float *prev, const float *frame,
+                                       int fresh) {
+    int F = p->frame, S = p->stack;
+    for (int i = 0; i < p->N; i++) {
+        float *d = dst + (int64_t)i * p->O;
+        const float *q = prev + (int64_t)i * p->O, *f = frame + (int64_t)i * F;
+        for (int k = 0; k < S - 1; k++)
+            for (int j = 0; j < F; j++) d[k * F + j] = fresh ? f[j] : q[(k + 1) * F + j];
+        for (int j = 0; j < F; j++) d[(S - 1) * F + j] = f[j];
+    }
+}
+
+/* Observes environment e into obs (and its frame stack); fresh: a new
+ * episode (or a state set from outside) whose stack holds nothing older. */
+HD static inline void vecenv_observe_body(int64_t e, const mz_env_params *p, mz_env_buffers b, int fresh) {
     int64_t NO = (int64_t)p->N * p->O;
-    env_observe_one(p, b.states + e * p->state_bytes, b.obs + e * NO, b.avail + e * (int64_t)p->N * p->A);
+    const uint8_t *st = b.states + e * p->state_bytes;
+    uint8_t *avail = b.avail + e * (int64_t)p->N * p->A;
+    if (p->stack > 1) {
+        float *frame = b.frame + e * (int64_t)p->N * p->frame;
+        env_observe_one(p, st, frame, avail);
+        env_stack_frames(p, b.obs + e * NO, b.obs + e * NO, frame, fresh);
+    } else {
+        env_observe_one(p, st, b.obs + e * NO, avail);
+    }
     env_global_state(p, b.obs + e * NO, b.global_state + e * (int64_t)p->S);
 }
 
@@ -112,7 +138,7 @@ HD static inline void vecenv_reset_body(int64_t e, const mz_env_params *p, mz_en
     b.ep_length[e] = 0;
     b.terminated[e] = 0;
     b.truncated[e] = 0;
-    vecenv_observe_body(e, p, b);
+    vecenv_observe_body(e, p, b, 1);
 }
 
 HD static inline void vecenv_step_body(int64_t e, const mz_env_params *p, mz_env_buffers b) {
@@ -128,7 +154,13 @@ HD static inline void vecenv_step_body(int64_t e, const mz_env_params *p, mz_env
     b.ep_return[e] += team;
     b.ep_length[e] += 1;
     if (terminated || truncated) {
-        env_observe_one(p, st, b.final_obs + e * NO, 0);
+        if (p->stack > 1) {
+            float *frame = b.frame + e * N * p->frame;
+            env_observe_one(p, st, frame, 0);
+            env_stack_frames(p, b.final_obs + e * NO, b.obs + e * NO, frame, 0);
+        } else {
+            env_observe_one(p, st, b.final_obs + e * NO, 0);
+        }
         b.done_return[e] = b.ep_return[e];
         b.done_length[e] = b.ep_length[e];
         b.done_won[e] = (uint8_t)env_won(p, st, terminated);
@@ -136,7 +168,7 @@ HD static inline void vecenv_step_body(int64_t e, const mz_env_params *p, mz_env
         b.ep_length[e] = 0;
         env_reset_one(p, st, e);
     }
-    vecenv_observe_body(e, p, b);
+    vecenv_observe_body(e, p, b, terminated || truncated);
 }
 
 #endif

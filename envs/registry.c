@@ -19,6 +19,17 @@ static const char *catalogue =
 
 const char *mz_env_catalogue(void) { return catalogue; }
 
+int mz_env_params_stack(mz_env_params *p, int frames, char *err, size_t err_len) {
+    if (frames < 1 || frames > MZ_ENV_MAX_STACK) {
+        snprintf(err, err_len, "env.stack_observations: expected 1 to %d, got %d", MZ_ENV_MAX_STACK, frames);
+        return MZ_EXIT_USAGE;
+    }
+    p->stack = frames;
+    p->O = frames * p->frame;
+    p->S = p->N * p->O; /* the global state is every agent's observation */
+    return 0;
+}
+
 /* Parses "<int><suffix>" at *s, advancing past it; -1 if absent. */
 static int take_int(const char **s, const char *suffix) {
     char *end = NULL;
@@ -192,6 +203,8 @@ int mz_env_params_resolve(mz_env_params *p, const char *name, const char *scenar
             return MZ_EXIT_USAGE;
         }
         if (max_steps > 0) p->max_steps = max_steps;
+        p->frame = p->O;
+        p->stack = 1;
         p->S = p->N * p->O;
         p->seed = seed;
         return 0;

@@ -33,6 +33,9 @@ mz_vecenv *mz_vecenv_create(mz_backend *be, const mz_env_params *p, int E) {
     b->states = (uint8_t *)zeroed(be, e * (size_t)p->state_bytes);
     b->obs = (float *)zeroed(be, e * N * (size_t)p->O * sizeof(float));
     b->final_obs = (float *)zeroed(be, e * N * (size_t)p->O * sizeof(float));
+    MZ_CHECK(p->stack >= 1 && p->O == p->stack * p->frame, "vecenv: %d stacked frames of %d floats, observation %d",
+             p->stack, p->frame, p->O);
+    if (p->stack > 1) b->frame = (float *)zeroed(be, e * N * (size_t)p->frame * sizeof(float));
     b->global_state = (float *)zeroed(be, e * (size_t)p->S * sizeof(float));
     b->actions = (int32_t *)zeroed(be, e * N * sizeof(int32_t));
     b->reward = (float *)zeroed(be, e * sizeof(float));
@@ -58,7 +61,7 @@ void mz_vecenv_destroy(mz_vecenv *v) {
     if (!v) return;
     mz_backend *be = v->be;
     mz_env_buffers *b = &v->buf;
-    void *all[] = {b->states, b->obs, b->final_obs, b->global_state, b->actions, b->reward, b->agent_reward,
+    void *all[] = {b->states, b->obs, b->final_obs, b->frame, b->global_state, b->actions, b->reward, b->agent_reward,
                    b->terminated, b->truncated, b->avail, b->ep_return, b->ep_length, b->done_return,
                    b->done_length, b->done_won};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) be->free(be, all[i]);
@@ -94,7 +97,7 @@ static void observe_all(mz_vecenv *v) {
     }
     const mz_env_params p = v->params;
     const mz_env_buffers b = v->buf;
-    for (int64_t e = 0; e < v->E; e++) vecenv_observe_body(e, &p, b);
+    for (int64_t e = 0; e < v->E; e++) vecenv_observe_body(e, &p, b, 1);
 }
 
 void mz_vecenv_set_state(mz_vecenv *v, int e, const void *state) {

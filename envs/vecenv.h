@@ -24,6 +24,11 @@ typedef struct {
  * key and value at fault. */
 int mz_env_params_resolve(mz_env_params *p, const char *name, const char *scenario, int max_steps, uint64_t seed,
                           char *err, size_t err_len);
+/* Each agent then observes its last `frames` observations, oldest first
+ * (params->O = frames * params->frame; a new episode repeats its first);
+ * 1 = none. Returns 0, or 2 with a message naming env.stack_observations. */
+#define MZ_ENV_MAX_STACK 16
+int mz_env_params_stack(mz_env_params *p, int frames, char *err, size_t err_len);
 /* "name: scenario, scenario, ...; name: ..." for --help and README */
 const char *mz_env_catalogue(void);
 

@@ -13,7 +13,7 @@ __global__ void vecenv_step_kernel(int64_t E, mz_env_params p, mz_env_buffers b)
 }
 
 __global__ void vecenv_observe_kernel(int64_t E, mz_env_params p, mz_env_buffers b) {
-    MZ_GRID_STRIDE_LOOP(e, E) vecenv_observe_body(e, &p, b);
+    MZ_GRID_STRIDE_LOOP(e, E) vecenv_observe_body(e, &p, b, 1);
 }
 
 /* Every buffer must be device memory (checked under emulation). */
@@ -26,6 +26,7 @@ static void require_device_buffers(const mz_env_params *p, const mz_env_buffers 
     MZ_REQUIRE_DEVICE(b.agent_reward, (size_t)E * p->N * sizeof(float), "vecenv agent_reward");
     MZ_REQUIRE_DEVICE(b.avail, (size_t)E * p->N * p->A, "vecenv avail");
     MZ_REQUIRE_DEVICE(b.done_won, (size_t)E, "vecenv done_won");
+    if (p->stack > 1) MZ_REQUIRE_DEVICE(b.frame, (size_t)E * p->N * p->frame * sizeof(float), "vecenv frame");
     (void)p;
     (void)b;
     (void)E;

@@ -47,7 +47,8 @@ int mz_ppo_run_create(mz_ppo_run *r, const mz_config *cfg, mz_backend *be, char 
     r->seed = (uint64_t)cfg->seed;
     r->eval_greedy = cfg->ppo.eval_greedy;
     if (mz_env_params_resolve(&r->env_params, cfg->env.name, cfg->env.scenario, (int)cfg->env.max_steps, r->seed,
-                              err, err_len) != 0)
+                              err, err_len) != 0 ||
+        mz_env_params_stack(&r->env_params, (int)cfg->env.stack_observations, err, err_len) != 0)
         return MZ_EXIT_USAGE;
     mz_env_params eval_ep = r->env_params;
     eval_ep.seed = r->seed ^ 0x5eed5eed5eedull;

@@ -35,6 +35,7 @@ typedef struct {
         char scenario[MZ_CFG_STR];
         int64_t num_envs;
         int64_t max_steps;
+        int64_t stack_observations;
     } env;
     struct {
         int policy; /* mz_search_policy */

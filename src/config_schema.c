@@ -37,6 +37,9 @@ const mz_cfg_key mz_config_schema[] = {
     {"env.num_envs", MZ_CFG_INT, OFF(env.num_envs), 0, "64", 1, 1 << 24, NULL, NULL, "environments stepped in parallel"},
     {"env.max_steps", MZ_CFG_INT, OFF(env.max_steps), 0, "0", 0, 1 << 24, NULL, NULL,
      "episode length limit (truncation); 0 = the env's own (spread 25, lbf 100, rware 500)"},
+    {"env.stack_observations", MZ_CFG_INT, OFF(env.stack_observations), 0, "1", 1, 16, NULL, NULL,
+     "each agent observes its last k observations, oldest first (a new episode repeats its first; MAZero stacks 4); "
+     "1 = none"},
     {"mcts.policy", MZ_CFG_ENUM, OFF(mcts.policy), 0, "gumbel_muzero", 0, 0, "muzero|gumbel_muzero", NULL,
      "search policy"},
     {"mcts.mode", MZ_CFG_ENUM, OFF(mcts.mode), 0, "sampled", 0, 0, "independent|joint|sampled", NULL,

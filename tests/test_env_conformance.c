@@ -300,12 +300,113 @@ static void test_bad_scenarios(void **state) {
     }
 }
 
+/* Stacking (env.stack_observations): stepped beside an unstacked batch with
+ * the same seed and actions, every agent's stacked observation is the
+ * unstacked one's last SK observations of the episode, oldest first, the
+ * first repeated where the episode is younger; a final observation stacks
+ * the episode's last; rewards, masks and done flags are the same; CPU and
+ * emulated CUDA give the same bits. */
+#define SK 3
+static uint64_t play_stacked(const env_case *c, mz_backend *be) {
+    mz_env_params p, ps;
+    char err[256];
+    MZ_CHECK(mz_env_params_resolve(&p, c->name, c->scenario, c->max_steps, 5, err, sizeof err) == 0, "%s", err);
+    ps = p;
+    MZ_CHECK(mz_env_params_stack(&ps, SK, err, sizeof err) == 0, "%s", err);
+    assert_int_equal(ps.O, SK * p.O);
+    assert_int_equal(ps.S, ps.N * ps.O);
+    mz_vecenv *v = mz_vecenv_create(be, &p, E_TEST), *vs = mz_vecenv_create(be, &ps, E_TEST);
+    host_view h = host_alloc(&p, E_TEST), hs = host_alloc(&ps, E_TEST);
+    enum { HIST = 64 };
+    int N = p.N, F = p.O;
+    size_t NF = (size_t)N * F;
+    float *hist = (float *)mz_malloc(HIST * E_TEST * NF * sizeof(float)); /* [t % HIST][e][N][F] */
+    int age[E_TEST] = {0}; /* observations of the current episode so far, minus one */
+    uint64_t hash = 1469598103934665603ull;
+    mz_vecenv_reset(v);
+    mz_vecenv_reset(vs);
+    for (int t = 0; t < STEPS; t++) {
+        download(v, &h);
+        download(vs, &hs);
+        check_observation(c, vs, &hs, t);
+        for (int e = 0; e < E_TEST; e++) memcpy(hist + ((size_t)(t % HIST) * E_TEST + e) * NF, h.obs + e * NF, NF * sizeof(float));
+        for (int e = 0; e < E_TEST; e++)
+            for (int i = 0; i < N; i++)
+                for (int k = 0; k < SK; k++) {
+                    int back = SK - 1 - k < age[e] ? SK - 1 - k : age[e]; /* steps back, the first at most */
+                    const float *want = hist + ((size_t)((t - back) % HIST) * E_TEST + e) * NF + (size_t)i * F;
+                    const float *got = hs.obs + ((size_t)e * N + i) * ps.O + (size_t)k * F;
+                    if (memcmp(want, got, (size_t)F * sizeof(float)))
+                        fail_msg("%s/%s step %d env %d agent %d: stacked slot %d is not the observation %d steps back",
+                                 c->name, c->scenario, t, e, i, k, back);
+                }
+        if (memcmp(h.avail, hs.avail, E_TEST * (size_t)(N * p.A)))
+            fail_msg("%s/%s step %d: stacking changed the legal actions", c->name, c->scenario, t);
+        for (int e = 0; e < E_TEST; e++)
+            for (int a = 0; a < N; a++) {
+                mz_rng r;
+                mz_rng_init(&r, 5, 98, (uint64_t)((t * E_TEST + e) * N + a));
+                float w[16];
+                for (int k = 0; k < p.A; k++) w[k] = h.avail[(e * N + a) * p.A + k];
+                h.actions[e * N + a] = mz_rng_categorical(&r, w, p.A);
+            }
+        be->copy_h2d(be, v->buf.actions, h.actions, (size_t)(E_TEST * N) * sizeof(int32_t));
+        be->copy_h2d(be, vs->buf.actions, h.actions, (size_t)(E_TEST * N) * sizeof(int32_t));
+        mz_vecenv_step(v);
+        mz_vecenv_step(vs);
+        download(v, &h);
+        download(vs, &hs);
+        if (memcmp(h.reward, hs.reward, E_TEST * sizeof(float)) || memcmp(h.terminated, hs.terminated, E_TEST) ||
+            memcmp(h.truncated, hs.truncated, E_TEST))
+            fail_msg("%s/%s step %d: stacking changed rewards or episode ends", c->name, c->scenario, t);
+        for (int e = 0; e < E_TEST; e++) {
+            if (!h.terminated[e] && !h.truncated[e]) {
+                age[e]++;
+                continue;
+            }
+            for (int i = 0; i < N; i++) /* the final stack: the episode's last observations, then its final one */
+                for (int k = 0; k < SK; k++) {
+                    int back = SK - 2 - k; /* steps before the final observation */
+                    const float *want = back < 0 ? h.final_obs + e * NF + (size_t)i * F
+                                                 : hist + ((size_t)((t - (back < age[e] ? back : age[e])) % HIST) * E_TEST + e) * NF + (size_t)i * F;
+                    const float *got = hs.final_obs + ((size_t)e * N + i) * ps.O + (size_t)k * F;
+                    if (memcmp(want, got, (size_t)F * sizeof(float)))
+                        fail_msg("%s/%s step %d env %d agent %d: final stacked slot %d wrong", c->name, c->scenario, t, e, i, k);
+                }
+            age[e] = 0;
+        }
+        hash = fnv(hash, hs.obs, E_TEST * N * (size_t)ps.O * sizeof(float));
+        hash = fnv(hash, hs.final_obs, E_TEST * N * (size_t)ps.O * sizeof(float));
+    }
+    free(hist);
+    host_free(&h);
+    host_free(&hs);
+    mz_vecenv_destroy(v);
+    mz_vecenv_destroy(vs);
+    return hash;
+}
+
+static void test_stacked_observations(void **state) {
+    (void)state;
+    for (int i = 0; i < N_CASES; i++) {
+        uint64_t cpu = play_stacked(&CASES[i], test_cpu_backend());
+        if (play_stacked(&CASES[i], test_emu_backend()) != cpu)
+            fail_msg("%s/%s: stacked observations differ between CPU and emulated CUDA", CASES[i].name, CASES[i].scenario);
+    }
+    mz_env_params p;
+    char err[256];
+    MZ_CHECK(mz_env_params_resolve(&p, "chain", "", 0, 1, err, sizeof err) == 0, "%s", err);
+    assert_int_equal(mz_env_params_stack(&p, 0, err, sizeof err), 2);
+    assert_non_null(strstr(err, "env.stack_observations"));
+}
+
 static int run_group(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conformance_all_envs),
         cmocka_unit_test(test_no_allocation_in_step),
         cmocka_unit_test(test_known_optima),
         cmocka_unit_test(test_bad_scenarios),
+        cmocka_unit_test(test_stacked_observations),
     };
     return MZ_RUN_GROUP("env_conformance", tests);
 }
