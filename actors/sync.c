@@ -34,14 +34,13 @@ struct sync_run {
     device_replay *drb;    /* the device replay */
     learner *learner;
     float *d_logits, *d_value; /* [maxE*N*A], [maxE] */
-    float *d_obs_prev, *d_pol; /* device replay: [E*N*O] observations before the step, [E*N*A] AWPO targets */
+    float *d_obs_prev;     /* device replay: [E*N*O] observations before the step */
+    float *d_pol;          /* awpo: [E*N*A] targets */
     /* host staging */
     float *h_obs, *h_pol, *h_val, *h_rew, *h_fval, *h_ret;
     int32_t *h_act;
-    int32_t *h_joint;       /* awpo: [E][K][N] root slots */
-    float *h_slot_w, *h_slot_adv; /* awpo: [E][K] */
     awpo_stats awpo;
-    awpo_device *awpo_dev;  /* awpo with the device replay */
+    awpo_device *awpo_dev;  /* awpo: targets into d_pol on the device, with either replay */
     uint8_t *h_term, *h_trunc, *h_done_any, *h_won;
     double rets[RET_WINDOW];
     int64_t n_rets;
@@ -138,10 +137,8 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     size_t NO = (size_t)s->N * s->O, NA = (size_t)s->N * s->A;
     s->d_logits = be->alloc(be, (size_t)maxE * NA * sizeof(float));
     s->d_value = be->alloc(be, (size_t)maxE * sizeof(float));
-    if (s->drb) {
-        s->d_obs_prev = be->alloc(be, (size_t)c->E * NO * sizeof(float));
-        s->d_pol = be->alloc(be, (size_t)c->E * NA * sizeof(float));
-    }
+    if (s->drb) s->d_obs_prev = be->alloc(be, (size_t)c->E * NO * sizeof(float));
+    if (c->awpo) s->d_pol = be->alloc(be, (size_t)c->E * NA * sizeof(float));
     if (s->rb) { /* the host replay's staging; the device replay reads device arrays */
         s->h_obs = xcalloc((size_t)c->E * NO, sizeof(float));
         s->h_pol = xcalloc((size_t)c->E * NA, sizeof(float));
@@ -157,14 +154,7 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     s->h_won = xcalloc((size_t)maxE, 1);
     if (c->awpo) {
         MZ_CHECK(c->sampled, "sync: AWPO needs the sampled search's advantages");
-        size_t EK = (size_t)c->E * c->sampled_params.K;
-        if (s->drb) {
-            s->awpo_dev = awpo_device_create(be, c->E, c->sampled_params.K);
-        } else {
-            s->h_joint = xcalloc(EK * s->N, sizeof(int32_t));
-            s->h_slot_w = xcalloc(EK, sizeof(float));
-            s->h_slot_adv = xcalloc(EK, sizeof(float));
-        }
+        s->awpo_dev = awpo_device_create(be, c->E, c->sampled_params.K);
     }
     mz_vecenv_reset(s->env);
     return s;
@@ -177,7 +167,7 @@ void sync_destroy(sync_run *s) {
     s->be->free(s->be, s->d_obs_prev);
     s->be->free(s->be, s->d_pol);
     void *all[] = {s->h_obs, s->h_pol, s->h_val, s->h_rew, s->h_fval, s->h_ret, s->h_act, s->h_term,
-                   s->h_trunc, s->h_done_any, s->h_won, s->h_joint, s->h_slot_w, s->h_slot_adv};
+                   s->h_trunc, s->h_done_any, s->h_won};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     learner_destroy(s->learner);
     awpo_device_destroy(s->awpo_dev);
@@ -247,19 +237,6 @@ static void values_of(sync_run *s, const float *obs, int E) {
     s->time.model_forward += mz_clock_seconds() - t0;
 }
 
-/* AWPO policy targets (learner/awpo.h) of the last search into s->h_pol,
- * from the root's joint actions, weights and advantages (host). */
-static void awpo_targets(sync_run *s) {
-    mz_backend *be = s->be;
-    int E = s->cfg.E, K = s->cfg.sampled_params.K;
-    be->copy_d2h(be, s->h_pol, search_policy(s), (size_t)E * s->N * s->A * sizeof(float));
-    be->copy_d2h(be, s->h_joint, mcts_sampled_root_joint(s->sampled), (size_t)E * K * s->N * sizeof(int32_t));
-    be->copy_d2h(be, s->h_slot_w, mcts_sampled_root_weights(s->sampled), (size_t)E * K * sizeof(float));
-    be->copy_d2h(be, s->h_slot_adv, mcts_sampled_root_advantage(s->sampled), (size_t)E * K * sizeof(float));
-    awpo_policy_targets(s->h_pol, s->h_joint, s->h_slot_w, s->h_slot_adv, E, K, s->N, s->A, s->cfg.awpo_alpha,
-                        s->cfg.awpo_clip, &s->awpo);
-}
-
 static void rollout_step(sync_run *s) {
     mz_backend *be = s->be;
     int E = s->cfg.E;
@@ -270,19 +247,18 @@ static void rollout_step(sync_run *s) {
     search_run(s, 0, &mm);
     double t0 = mz_clock_seconds();
     const float *policy = search_policy(s);
-    if (s->drb) { /* the observation the step replaces, and AWPO's targets, stay on the device */
+    if (s->cfg.awpo) { /* AWPO's targets replace the search's, on the device with either replay */
+        awpo_policy_targets_device(s->awpo_dev, s->d_pol, mcts_sampled_root_joint(s->sampled),
+                                   mcts_sampled_root_weights(s->sampled), mcts_sampled_root_advantage(s->sampled), s->N,
+                                   s->A, s->cfg.awpo_alpha, s->cfg.awpo_clip, &s->awpo);
+        policy = s->d_pol;
+    }
+    if (s->drb) { /* the observation the step replaces stays on the device */
         be->copy_d2d(be, s->d_obs_prev, b->obs, E * NO * sizeof(float));
-        if (s->cfg.awpo) {
-            awpo_policy_targets_device(s->awpo_dev, s->d_pol, mcts_sampled_root_joint(s->sampled),
-                                       mcts_sampled_root_weights(s->sampled), mcts_sampled_root_advantage(s->sampled),
-                                       s->N, s->A, s->cfg.awpo_alpha, s->cfg.awpo_clip, &s->awpo);
-            policy = s->d_pol;
-        }
     } else {
-        if (s->cfg.awpo) awpo_targets(s);
         be->copy_d2h(be, s->h_obs, b->obs, (size_t)E * NO * sizeof(float));
         be->copy_d2h(be, s->h_act, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
-        if (!s->cfg.awpo) be->copy_d2h(be, s->h_pol, policy, (size_t)E * NA * sizeof(float));
+        be->copy_d2h(be, s->h_pol, policy, (size_t)E * NA * sizeof(float));
         be->copy_d2h(be, s->h_val, search_root_value(s), (size_t)E * sizeof(float));
     }
     be->copy_d2d(be, b->actions, search_actions(s), (size_t)E * s->N * sizeof(int32_t));

@@ -23,7 +23,8 @@ typedef struct {
 /* policy [E][N][A] from the roots of E searches: joint [E][K][N] slot joint
  * actions (-1 past the last), weights [E][K] visit fractions, adv [E][K]
  * advantages (mcts/sampled.h). A root without visits keeps a uniform
- * target. Host arrays. */
+ * target. Host arrays; allocates its scratch per call: the reference the
+ * tests hold the device version to (the sync loop uses that one). */
 void awpo_policy_targets(float *policy, const int32_t *joint, const float *weights, const float *adv, int E, int K,
                          int N, int A, float alpha, float clip, awpo_stats *stats);
 

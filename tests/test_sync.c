@@ -284,7 +284,8 @@ static void test_resume_exact_sampled(void **state) {
  * step, replay, updates with a target network) on the emulated CUDA backend
  * give the CPU backend's losses, bitwise, with the device replay (its .cu
  * kernels) and with the host one, and with sampled search and AWPO's
- * policy targets computed on the device (learner/awpo_cuda.cu). */
+ * policy targets computed on the device (learner/awpo_cuda.cu) with either
+ * replay. */
 static void cpu_emu_parity(int host_replay, int awpo) {
     char err[512];
     sync_config c = resume_config(awpo, host_replay);
@@ -321,6 +322,7 @@ static void test_cpu_emu_parity(void **state) {
     cpu_emu_parity(0, 0);
     cpu_emu_parity(1, 0);
     cpu_emu_parity(0, 1);
+    cpu_emu_parity(1, 1);
 }
 
 /* The sync loop stores the same steps in both replays: with no updates
