@@ -285,6 +285,10 @@ static void install_stop_handlers(mz_runlog *rl) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
+    /* the loop polls the flag; a write to a pipe or a socket (progress on a
+     * piped stdout, a W&B upload) that the signal interrupts is restarted
+     * instead of failing with EINTR and losing output */
+    sa.sa_flags = SA_RESTART;
     MZ_CHECK(sigemptyset(&sa.sa_mask) == 0, "sigemptyset failed");
     MZ_CHECK(sigaction(SIGINT, &sa, &old_int) == 0 && sigaction(SIGTERM, &sa, &old_term) == 0,
              "sigaction failed: %s", strerror(errno));
