@@ -214,6 +214,7 @@ static const float *train_step(learner *l, int B, learner_stats *out) {
     double t1 = mz_clock_seconds();
     mz_params *p = wm_params(l->model);
     mz_params_zero_grads(p);
+    wm_set_dropout_update(l->model, (uint64_t)l->t);
     wm_forward_loss(l->model, &out->loss);
     double t2 = mz_clock_seconds();
     wm_backward(l->model);

@@ -95,6 +95,7 @@ typedef struct {
         int64_t hidden, mlp_width, head_width, projection, support;
         int64_t comm_layers, comm_heads, comm_ff;
         int comm_mode; /* mz_comm_mode */
+        double comm_dropout;
         bool zero_init;
         bool layer_norm;
         bool agent_id;

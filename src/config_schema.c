@@ -163,6 +163,8 @@ const mz_cfg_key mz_config_schema[] = {
      "feed-forward width of a communication block"},
     {"muzero.comm_mode", MZ_CFG_ENUM, OFF(muzero.comm_mode), 0, "concat", 0, 0, "concat|replace", NULL,
      "dynamics input: [h, a, comm] (MAZero) or comm alone (toy_mazero)"},
+    {"muzero.comm_dropout", MZ_CFG_FLOAT, OFF(muzero.comm_dropout), 0, "0", 0, 0.9, NULL, NULL,
+     "dropout in the communication blocks while training (MAZero 0.1); the search never drops"},
     {"muzero.zero_init", MZ_CFG_BOOL, OFF(muzero.zero_init), 0, "true", 0, 0, NULL, NULL,
      "reward, value and policy output layers start at zero"},
     {"muzero.layer_norm", MZ_CFG_BOOL, OFF(muzero.layer_norm), 0, "true", 0, 0, NULL, NULL,

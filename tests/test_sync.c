@@ -190,6 +190,9 @@ static sync_config resume_config(int sampled, int host_replay) {
     c.learner.batch = 8, c.eval_envs = 2;
     c.learner.lr = (mz_lr_schedule){3e-3f, 5, 20, 1e-4f};
     if (!sampled) c.target_bootstrap = 1, c.target_interval = 5; /* the target network is state too */
+    if (!sampled) /* and the dropout masks of the communication block follow the update counter */
+        c.model.comm_layers = 1, c.model.comm_heads = 2, c.model.comm_ff = 16, c.model.comm_concat = 1,
+        c.model.comm_dropout = 0.1f;
     c.host_replay = host_replay;
     if (sampled) {
         c.sampled = 1;

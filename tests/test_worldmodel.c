@@ -60,9 +60,11 @@ static float loss_at(wm_model *m) {
  * consistency_only 1: the consistency loss alone, checked on the tensors
  * that do not feed its stop-gradient target (the target is rep + proj of
  * the real observation, which finite differences would move). */
-static void gradcheck(int comm_layers, int concat, int consistency_only, int no_layer_norm, int agent_id) {
+static void gradcheck(int comm_layers, int concat, int consistency_only, int no_layer_norm, int agent_id,
+                      float dropout) {
     mz_backend *be = test_cpu_backend();
     wm_config c = small_config(comm_layers, concat);
+    c.comm_dropout = dropout; /* the masks of one update: fixed across the finite differences */
     c.no_layer_norm = no_layer_norm;
     c.agent_id = agent_id;
     if (consistency_only) c.coef_reward = c.coef_value = c.coef_policy = 0.0f;
@@ -129,9 +131,9 @@ static void gradcheck(int comm_layers, int concat, int consistency_only, int no_
         }
     }
     double rel = sqrt(num / den);
-    print_message("gradcheck comm=%d concat=%d%s%s %s: %d parameters, relative error %.2e, %d one-sided, %d outside "
-                  "tolerance\n",
-                  comm_layers, concat, no_layer_norm ? " no LayerNorm" : "", agent_id ? " agent ids" : "",
+    print_message("gradcheck comm=%d concat=%d%s%s dropout %g %s: %d parameters, relative error %.2e, %d one-sided, "
+                  "%d outside tolerance\n",
+                  comm_layers, concat, no_layer_norm ? " no LayerNorm" : "", agent_id ? " agent ids" : "", dropout,
                   consistency_only ? "consistency" : "other losses", checked, rel, kinks, far);
     assert_true(den > 0.0);
     assert_true(rel < 1e-2);
@@ -144,30 +146,40 @@ static void gradcheck(int comm_layers, int concat, int consistency_only, int no_
 
 static void test_gradcheck_no_comm(void **state) {
     (void)state;
-    gradcheck(0, 0, 0, 0, 0);
-    gradcheck(0, 0, 1, 0, 0);
+    gradcheck(0, 0, 0, 0, 0, 0.0f);
+    gradcheck(0, 0, 1, 0, 0, 0.0f);
 }
 static void test_gradcheck_no_layer_norm(void **state) {
     (void)state;
-    gradcheck(1, 1, 0, 1, 0);
-    gradcheck(1, 1, 1, 1, 0);
+    gradcheck(1, 1, 0, 1, 0, 0.0f);
+    gradcheck(1, 1, 1, 1, 0, 0.0f);
 }
 /* the agent-id columns of the representation's input: with and without
  * its LayerNorm (the backward then reads [onehot, obs], not obs) */
 static void test_gradcheck_agent_id(void **state) {
     (void)state;
-    gradcheck(0, 0, 0, 0, 1);
-    gradcheck(1, 1, 0, 1, 1);
+    gradcheck(0, 0, 0, 0, 1, 0.0f);
+    gradcheck(1, 1, 0, 1, 1, 0.0f);
+}
+/* fixed masks, so the loss is as smooth as without dropout (comm=2 concat
+ * at 0.3 puts two of 791 parameters within eps of a kink; 0.1, 0.2 and 0.4
+ * do not) */
+static void test_gradcheck_comm_dropout(void **state) {
+    (void)state;
+    gradcheck(1, 1, 0, 0, 0, 0.3f);
+    gradcheck(1, 1, 1, 0, 0, 0.3f);
+    gradcheck(2, 0, 0, 0, 0, 0.3f);
+    gradcheck(2, 1, 0, 0, 0, 0.2f);
 }
 static void test_gradcheck_comm_concat(void **state) {
     (void)state;
-    gradcheck(1, 1, 0, 0, 0);
-    gradcheck(1, 1, 1, 0, 0);
+    gradcheck(1, 1, 0, 0, 0, 0.0f);
+    gradcheck(1, 1, 1, 0, 0, 0.0f);
 }
 static void test_gradcheck_comm_replace(void **state) {
     (void)state;
-    gradcheck(2, 0, 0, 0, 0);
-    gradcheck(2, 0, 1, 0, 0);
+    gradcheck(2, 0, 0, 0, 0, 0.0f);
+    gradcheck(2, 0, 1, 0, 0, 0.0f);
 }
 
 /* with hidden_grad_scale 0.5 only the gradients that cross a dynamics step
@@ -215,10 +227,11 @@ static void test_half_gradient(void **state) {
 }
 
 /* one training step (forward, backward, AdamW) on both backends */
-static void train_step_parity(int no_layer_norm, int agent_id) {
+static void train_step_parity(int no_layer_norm, int agent_id, float dropout) {
     wm_config c = small_config(1, 1);
     c.no_layer_norm = no_layer_norm;
     c.agent_id = agent_id;
+    c.comm_dropout = dropout;
     c.hidden_grad_scale = 0.5f;
     c.zero_init = 1;
     host_batch hb;
@@ -257,10 +270,11 @@ static void train_step_parity(int no_layer_norm, int agent_id) {
 }
 static void test_train_step_parity(void **state) {
     (void)state;
-    train_step_parity(0, 0);
-    train_step_parity(1, 0);
-    train_step_parity(0, 1);
-    train_step_parity(1, 1);
+    train_step_parity(0, 0, 0.0f);
+    train_step_parity(1, 0, 0.0f);
+    train_step_parity(0, 1, 0.0f);
+    train_step_parity(1, 1, 0.0f);
+    train_step_parity(0, 0, 0.3f);
 }
 
 /* Regression (simple_spread did not learn): with the LayerNorm on the
@@ -347,6 +361,54 @@ static void test_agent_id_breaks_symmetry(void **state) {
     }
 }
 
+/* Communication dropout acts in training only: a search through a model
+ * with dropout gives the outputs of the same model without; a training
+ * forward draws its masks from the update (same update, same loss; another
+ * update, other masks), and a forward with dropout differs from one without. */
+static void test_dropout_train_only(void **state) {
+    (void)state;
+    mz_backend *be = test_cpu_backend();
+    enum { E = 2 };
+    float obs[E * TN * TO], out[2][E * TN * TA + E];
+    fill_normal(obs, E * TN * TO, 24);
+    host_batch hb;
+    wm_batch b;
+    make_batch(&hb, &b);
+    float loss[2][3];
+    for (int d = 0; d < 2; d++) {
+        wm_config c = small_config(2, 1);
+        c.comm_dropout = d ? 0.5f : 0.0f;
+        c.max_trees = E, c.max_envs = E;
+        char err[256];
+        wm_model *m = wm_create(be, &c, err, sizeof err);
+        assert_non_null(m);
+        mcts_params p;
+        mcts_params_default(&p, MCTS_GUMBEL_MUZERO, 8);
+        mcts_ma_search *s = mcts_ma_create(be, &p, MCTS_MA_JOINT, E, TN, TA, 64, 0, err, sizeof err);
+        assert_non_null(s);
+        float *dobs = be->alloc(be, sizeof obs);
+        be->copy_h2d(be, dobs, obs, sizeof obs);
+        wm_search_set_obs(m, dobs, E);
+        mcts_ma_model model = wm_search_model(m);
+        mcts_ma_run(s, &model); /* root and recurrent calls through the communication blocks */
+        be->copy_d2h(be, out[d], mcts_ma_policy(s), E * TN * TA * sizeof(float));
+        be->copy_d2h(be, out[d] + E * TN * TA, mcts_ma_root_value(s), E * sizeof(float));
+        be->free(be, dobs);
+        mcts_ma_destroy(s);
+        wm_upload(m, &b);
+        for (int i = 0; i < 3; i++) {
+            wm_set_dropout_update(m, i < 2 ? 5 : 6);
+            loss[d][i] = loss_at(m);
+        }
+        wm_destroy(m);
+    }
+    assert_memory_equal(out[0], out[1], sizeof out[0]);
+    assert_true(loss[0][0] == loss[0][2]);       /* no dropout: the update does not matter */
+    assert_true(loss[1][0] == loss[1][1]);       /* same update, same masks */
+    assert_true(loss[1][0] != loss[1][2]);       /* another update, other masks */
+    assert_true(loss[1][0] != loss[0][0]);
+}
+
 /* a joint and an independent search through the model: same actions and
  * policies on both backends, policies are distributions */
 static void search_parity(mcts_ma_mode mode) {
@@ -418,6 +480,7 @@ static int run_worldmodel(void) {
         cmocka_unit_test(test_search_independent),  cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_gradcheck_no_layer_norm), cmocka_unit_test(test_observation_scale),
         cmocka_unit_test(test_gradcheck_agent_id),  cmocka_unit_test(test_agent_id_breaks_symmetry),
+        cmocka_unit_test(test_gradcheck_comm_dropout), cmocka_unit_test(test_dropout_train_only),
     };
     return MZ_RUN_GROUP("worldmodel", tests);
 }

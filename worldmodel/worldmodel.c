@@ -18,6 +18,7 @@ struct wm_model {
     mz_backend *be;
     wm_config cfg;
     int Din, S2;
+    uint64_t dropout_update; /* wm_set_dropout_update */
     mz_params params;
     wm_weights w, g; /* values and grads */
     mz_arena arena;
@@ -193,7 +194,8 @@ static void step_take(wm_model *m, wm_step_acts *s, mz_arena *ar, int R, int tra
     if (c->comm_layers > 0) {
         s->comm_in = mz_arena_take(ar, (int64_t)R * c->H, "worldmodel comm in");
         for (int l = 0; l < c->comm_layers; l++)
-            mz_block_acts_take(&s->comm[l], ar, R, c->N, c->comm_heads, c->H, c->comm_ff, 0.0f, m->ones);
+            mz_block_acts_take(&s->comm[l], ar, R, c->N, c->comm_heads, c->H, c->comm_ff, train ? c->comm_dropout : 0.0f,
+                               m->ones);
         if (c->comm_concat) s->din = mz_arena_take(ar, (int64_t)R * m->Din, "worldmodel dyn in");
     }
     s->dsum = mz_arena_take(ar, (int64_t)R * c->H, "worldmodel dyn sum");
@@ -285,6 +287,7 @@ wm_model *wm_create(mz_backend *be, const wm_config *cfg, char *err, size_t err_
     if (c->S < 1) CFG_ERR("worldmodel: support %d must be >= 1", c->S);
     if (c->K < 1 || c->K > 32) CFG_ERR("worldmodel: unroll steps %d outside 1..32", c->K);
     if (c->comm_layers < 0 || c->comm_layers > WM_MAX_COMM) CFG_ERR("worldmodel: comm layers %d outside 0..%d", c->comm_layers, WM_MAX_COMM);
+    if (!(c->comm_dropout >= 0.0f && c->comm_dropout < 1.0f)) CFG_ERR("worldmodel: comm dropout %g outside [0, 1)", c->comm_dropout);
     if (c->comm_layers > 0 && (c->comm_heads < 1 || c->H % c->comm_heads != 0 || c->comm_ff < 1))
         CFG_ERR("worldmodel: comm heads %d must divide hidden %d (ff %d)", c->comm_heads, c->H, c->comm_ff);
     if (c->max_batch < 1 || c->max_trees < 1 || c->max_nodes < 1 || c->max_envs < 1)
@@ -388,9 +391,21 @@ static void rep_fwd(wm_model *m, wm_step_acts *s, const float *obs, float *h, in
     mz_minmax_forward(m->be, h, s->rep.out, R, c->H);
 }
 
+void wm_set_dropout_update(wm_model *m, uint64_t update) { m->dropout_update = update; }
+
+/* The dropout stream of block l at unroll step k of the current update
+ * (mz_block_forward takes 2 seed and 2 seed + 1 for its two branches). */
+static uint64_t dropout_seed(const wm_model *m, int k, int l) {
+    uint64_t h = (m->cfg.seed ^ 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ m->dropout_update) * 0x94d049bb133111ebull;
+    return ((h ^ (h >> 31)) << 9) | (uint64_t)(k * WM_MAX_COMM + l);
+}
+
 /* dynamics from hprev [R x H] with actions [R] into s->h; s->onehot, s->x
- * and the dynamics input kept for backward */
-static const float *dyn_fwd(wm_model *m, wm_step_acts *s, const float *hprev, const int32_t *actions, int R) {
+ * and the dynamics input kept for backward. train_k: the unroll step of a
+ * training forward (dropout on), -1 in search (off). */
+static const float *dyn_fwd(wm_model *m, wm_step_acts *s, const float *hprev, const int32_t *actions, int R,
+                            int train_k) {
     const wm_config *c = &m->cfg;
     mz_backend *be = m->be;
     int HA = c->H + c->A;
@@ -401,7 +416,9 @@ static const float *dyn_fwd(wm_model *m, wm_step_acts *s, const float *hprev, co
         mz_linear_forward(be, s->comm_in, s->x, m->w.comm_in_w, m->w.comm_in_b, R, HA, c->H);
         const float *cur = s->comm_in;
         for (int l = 0; l < c->comm_layers; l++) {
-            mz_block_forward(be, &s->comm[l], &m->w.comm[l], cur, NULL, R / c->N, false, 0);
+            bool drop = train_k >= 0 && c->comm_dropout > 0.0f;
+            mz_block_forward(be, &s->comm[l], &m->w.comm[l], cur, NULL, R / c->N, drop,
+                             drop ? dropout_seed(m, train_k, l) : 0);
             cur = s->comm[l].out;
         }
         if (c->comm_concat) {
@@ -502,7 +519,7 @@ void wm_forward_loss(wm_model *m, wm_losses *out) {
     for (int k = 0; k <= K; k++) {
         wm_step_acts *s = &m->st[k];
         if (k >= 1) {
-            dyn_fwd(m, s, m->st[k - 1].h, m->actions + (size_t)(k - 1) * R, R);
+            dyn_fwd(m, s, m->st[k - 1].h, m->actions + (size_t)(k - 1) * R, R, k);
             mz_concat_forward(be, s->rin, s->h, s->onehot, R, H, c->A);
             mlp_fwd(be, &s->reward, &m->w.reward, s->rin, B, N * HA, c->head_F, m->S2);
             mz_h_forward(be, s->zh, m->reward + (size_t)(k - 1) * B, B, MZ_H_EPS);
@@ -682,7 +699,7 @@ static void wm_recurrent(void *ctx, mz_backend *be, int B, const int32_t *parent
     /* parent and new_node stay on the device: the search made them < max_nodes */
     mz_gather_rows(m->be, m->hprev, m->emb, parent, B, c->N * c->H, 1, c->max_nodes);
     wm_step_acts *s = &m->sa;
-    dyn_fwd(m, s, m->hprev, actions, R);
+    dyn_fwd(m, s, m->hprev, actions, R, -1);
     mz_concat_forward(m->be, s->rin, s->h, s->onehot, R, c->H, c->A);
     mlp_fwd(m->be, &s->reward, &m->w.reward, s->rin, B, c->N * (c->H + c->A), c->head_F, m->S2);
     cat_scalar(m, reward, m->sprobs, s->reward.out, B);

@@ -53,6 +53,7 @@ typedef struct {
     int comm_heads;      /* attention heads (divides H) */
     int comm_ff;         /* feed-forward width of a block */
     int comm_concat;     /* 1: dynamics input [h, a, c] (MAZero); 0: c alone (toy_mazero) */
+    float comm_dropout;  /* dropout in the communication blocks while training (MAZero 0.1); never in search */
     int zero_init;       /* 1: reward, value and policy output layers start at zero */
     int no_layer_norm;   /* 1: no LayerNorm on the observation nor inside the MLPs (Linear -> ReLU -> Linear):
                           * a LayerNorm right after the first Linear makes the representation blind to the
@@ -167,6 +168,11 @@ wm_model *wm_create(mz_backend *be, const wm_config *cfg, char *err, size_t err_
 void wm_destroy(wm_model *m);
 mz_params *wm_params(wm_model *m);
 const wm_config *wm_get_config(const wm_model *m);
+/* The dropout masks of the next training forward (comm_dropout > 0) are
+ * drawn from the model's seed and `update`: the learner passes its update
+ * counter, so a resumed run draws the masks an uninterrupted one would, and
+ * forward and backward of one update share them. */
+void wm_set_dropout_update(wm_model *m, uint64_t update);
 /* Features the representation reads per agent: O, plus N with agent ids. */
 int wm_rep_inputs(const wm_config *c);
 /* (Re)initialises every parameter from seed. */
