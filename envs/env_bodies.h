@@ -116,19 +116,26 @@ HD static inline void env_stack_frames(const mz_env_params *p, float *dst, const
     }
 }
 
+/* The state's observation into dst [N][O]: as it is, or (stacking) its
+ * frame into frame [N][frame], then stacked over prev's frames. */
+HD static inline void env_observe_stacked(const mz_env_params *p, const void *st, float *dst, const float *prev,
+                                          float *frame, uint8_t *avail, int fresh) {
+    if (p->stack <= 1) {
+        env_observe_one(p, st, dst, avail);
+        return;
+    }
+    env_observe_one(p, st, frame, avail);
+    env_stack_frames(p, dst, prev, frame, fresh);
+}
+
 /* Observes environment e into obs (and its frame stack); fresh: a new
  * episode (or a state set from outside) whose stack holds nothing older. */
 HD static inline void vecenv_observe_body(int64_t e, const mz_env_params *p, mz_env_buffers b, int fresh) {
     int64_t NO = (int64_t)p->N * p->O;
     const uint8_t *st = b.states + e * p->state_bytes;
     uint8_t *avail = b.avail + e * (int64_t)p->N * p->A;
-    if (p->stack > 1) {
-        float *frame = b.frame + e * (int64_t)p->N * p->frame;
-        env_observe_one(p, st, frame, avail);
-        env_stack_frames(p, b.obs + e * NO, b.obs + e * NO, frame, fresh);
-    } else {
-        env_observe_one(p, st, b.obs + e * NO, avail);
-    }
+    env_observe_stacked(p, st, b.obs + e * NO, b.obs + e * NO,
+                        p->stack > 1 ? b.frame + e * (int64_t)p->N * p->frame : 0, avail, fresh);
     env_global_state(p, b.obs + e * NO, b.global_state + e * (int64_t)p->S);
 }
 
@@ -154,13 +161,8 @@ HD static inline void vecenv_step_body(int64_t e, const mz_env_params *p, mz_env
     b.ep_return[e] += team;
     b.ep_length[e] += 1;
     if (terminated || truncated) {
-        if (p->stack > 1) {
-            float *frame = b.frame + e * N * p->frame;
-            env_observe_one(p, st, frame, 0);
-            env_stack_frames(p, b.final_obs + e * NO, b.obs + e * NO, frame, 0);
-        } else {
-            env_observe_one(p, st, b.final_obs + e * NO, 0);
-        }
+        env_observe_stacked(p, st, b.final_obs + e * NO, b.obs + e * NO,
+                            p->stack > 1 ? b.frame + e * N * p->frame : 0, 0, 0);
         b.done_return[e] = b.ep_return[e];
         b.done_length[e] = b.ep_length[e];
         b.done_won[e] = (uint8_t)env_won(p, st, terminated);
