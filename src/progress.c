@@ -37,7 +37,8 @@ void mz_progress_format(const mz_progress *p, char *out, size_t len) {
         append(out, len, &used, left <= 0 ? "0:00:00" : "?", 0, 0, 0);
     }
     if (p->has_update_rate) append(out, len, &used, " | %.1f updates/s", p->updates_per_second, 0, 0);
-    if (p->has_return) append(out, len, &used, " | return %.4g", p->latest_return, 0, 0);
+    if (p->has_train_return) append(out, len, &used, " | return %.4g", p->train_return, 0, 0);
+    if (p->has_eval_return) append(out, len, &used, " | eval %.4g", p->eval_return, 0, 0);
     for (int i = 0; i < p->n_losses && used < len; i++) {
         int m = snprintf(out + used, len - used, " | %s %.4g", p->loss_names[i], p->loss_values[i]);
         if (m > 0) used += (size_t)m;

@@ -503,9 +503,12 @@ static void update_progress(mz_runlog *rl, int64_t env_steps, double elapsed, co
     p->env_steps = env_steps;
     p->elapsed_seconds = elapsed;
     for (int i = 0; i < n; i++) {
-        if (!strcmp(m[i].name, "mean_episode_return")) {
-            p->has_return = true;
-            p->latest_return = m[i].value;
+        if (!strcmp(m[i].name, "train_episode_return")) {
+            p->has_train_return = true;
+            p->train_return = m[i].value;
+        } else if (!strcmp(m[i].name, "mean_episode_return")) {
+            p->has_eval_return = true;
+            p->eval_return = m[i].value;
         } else if (!strcmp(m[i].name, "updates_per_second")) {
             p->has_update_rate = true;
             p->updates_per_second = m[i].value;

@@ -52,7 +52,8 @@ mz_runlog *mz_runlog_open(const mz_config *cfg, int *exit_code, char *err, size_
 mz_runlog *mz_runlog_reopen(const mz_config *cfg, const char *dir, int *exit_code, char *err, size_t err_len);
 
 /* One metrics row. Metrics whose name contains "loss" show on the progress
- * line; "mean_episode_return" shows as the return. */
+ * line; "train_episode_return" shows as the return, "mean_episode_return"
+ * (an evaluation's) as eval. */
 void mz_runlog_row(mz_runlog *rl, int64_t step, int64_t env_steps, const mz_metric *metrics, int n);
 
 /* Returns of the evaluation episodes at env_steps: a marl-eval step entry,

@@ -111,8 +111,10 @@ static void test_progress_line(void **state) {
     p.env_steps = 450000;
     p.total_env_steps = 1000000;
     p.elapsed_seconds = 45;
-    p.has_return = true;
-    p.latest_return = 12.3456;
+    p.has_train_return = true;
+    p.train_return = 12.3456;
+    p.has_eval_return = true;
+    p.eval_return = -3;
     p.n_losses = 2;
     p.loss_names[0] = "loss";
     p.loss_values[0] = 0.123456;
@@ -120,11 +122,12 @@ static void test_progress_line(void **state) {
     p.loss_values[1] = 2;
     char line[256];
     mz_progress_format(&p, line, sizeof line);
-    assert_string_equal(line, "[ 45.0%] 450.0k/1.0M env steps | 10.0k steps/s | ETA 0:00:55 | return 12.35 | "
+    assert_string_equal(line, "[ 45.0%] 450.0k/1.0M env steps | 10.0k steps/s | ETA 0:00:55 | return 12.35 | eval -3 | "
                               "loss 0.1235 | value_loss 2");
     p.env_steps = 0;
     p.elapsed_seconds = 0;
-    p.has_return = false;
+    p.has_train_return = false;
+    p.has_eval_return = false;
     p.n_losses = 0;
     mz_progress_format(&p, line, sizeof line);
     assert_string_equal(line, "[  0.0%] 0/1.0M env steps | 0 steps/s | ETA ?");
