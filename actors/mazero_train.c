@@ -54,6 +54,7 @@ int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_
     w->comm_layers = (int)cfg->muzero.comm_layers, w->comm_heads = (int)cfg->muzero.comm_heads, w->comm_ff = (int)cfg->muzero.comm_ff;
     w->comm_concat = cfg->muzero.comm_mode == MZ_COMM_CONCAT;
     w->comm_dropout = (float)cfg->muzero.comm_dropout;
+    w->policy_smoothing = (float)cfg->muzero.policy_smoothing;
     w->zero_init = cfg->muzero.zero_init;
     w->no_layer_norm = !cfg->muzero.layer_norm;
     w->agent_id = cfg->muzero.agent_id;

@@ -96,6 +96,7 @@ typedef struct {
         int64_t comm_layers, comm_heads, comm_ff;
         int comm_mode; /* mz_comm_mode */
         double comm_dropout;
+        double policy_smoothing;
         bool zero_init;
         bool layer_norm;
         bool agent_id;

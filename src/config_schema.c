@@ -165,6 +165,9 @@ const mz_cfg_key mz_config_schema[] = {
      "dynamics input: [h, a, comm] (MAZero) or comm alone (toy_mazero)"},
     {"muzero.comm_dropout", MZ_CFG_FLOAT, OFF(muzero.comm_dropout), 0, "0", 0, 0.9, NULL, NULL,
      "dropout in the communication blocks while training (MAZero 0.1); the search never drops"},
+    {"muzero.policy_smoothing", MZ_CFG_FLOAT, OFF(muzero.policy_smoothing), 0, "0", 0, 0.5, NULL, NULL,
+     "policy target (1 - eps) search policy + eps uniform: where the search's values are flat its target is the "
+     "prior itself, and this pulls the prior back to uniform instead of letting it drift (sparse rewards: RWARE)"},
     {"muzero.zero_init", MZ_CFG_BOOL, OFF(muzero.zero_init), 0, "true", 0, 0, NULL, NULL,
      "reward, value and policy output layers start at zero"},
     {"muzero.layer_norm", MZ_CFG_BOOL, OFF(muzero.layer_norm), 0, "true", 0, 0, NULL, NULL,

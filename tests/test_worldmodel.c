@@ -1,7 +1,8 @@
 /* The world model: gradient of the full K-step loss against central finite
  * differences (three communication layouts), CPU vs emulated CUDA parity of
  * a training step (loss, gradients, AdamW update) and of a search through
- * the model, and the half gradient on the hidden state. */
+ * the model, the half gradient on the hidden state, and policy-target
+ * smoothing. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,6 +473,65 @@ static void test_bad_config(void **state) {
     assert_non_null(strstr(err, "heads 3"));
 }
 
+/* policy_smoothing: the loss is the unsmoothed model's on targets mixed by
+ * hand, through the host upload and the device batch, on both backends */
+static float smoothed_loss(mz_backend *be, float eps, const wm_batch *b, int device_path, float *policy_loss) {
+    wm_config c = small_config(1, 1);
+    c.policy_smoothing = eps;
+    char err[256];
+    wm_model *m = wm_create(be, &c, err, sizeof err);
+    assert_non_null(m);
+    if (device_path) {
+        wm_device_batch d = wm_device_batch_buffers(m);
+        int R = b->B * TN;
+        be->copy_h2d(be, d.obs, b->obs, sizeof(float) * (TK + 1) * R * TO);
+        be->copy_h2d(be, d.actions, b->actions, sizeof(int32_t) * TK * R);
+        be->copy_h2d(be, d.policy, b->policy, sizeof(float) * (TK + 1) * R * TA);
+        be->copy_h2d(be, d.value, b->value, sizeof(float) * (TK + 1) * b->B);
+        be->copy_h2d(be, d.reward, b->reward, sizeof(float) * TK * b->B);
+        be->copy_h2d(be, d.obs_mask, b->obs_mask, sizeof(float) * (TK + 1) * b->B);
+        be->copy_h2d(be, d.weight, b->weight, sizeof(float) * b->B);
+        wm_device_batch_ready(m, b->B);
+    } else {
+        wm_upload(m, b);
+    }
+    wm_losses l, again;
+    wm_forward_loss(m, &l);
+    wm_forward_loss(m, &again); /* smoothing happens once per batch, not per forward */
+    assert_true(l.total == again.total);
+    wm_destroy(m);
+    *policy_loss = l.policy;
+    return l.total;
+}
+
+static void test_policy_smoothing(void **state) {
+    (void)state;
+    const float eps = 0.2f;
+    host_batch hb, mixed;
+    wm_batch b, bm;
+    make_batch(&hb, &b);
+    make_batch(&mixed, &bm);
+    for (size_t i = 0; i < sizeof mixed.policy / sizeof(float); i++)
+        mixed.policy[i] = eps * (1.0f / (float)TA) + (1.0f - eps) * mixed.policy[i];
+    mz_backend *bes[2] = {test_cpu_backend(), test_emu_backend()};
+    for (int v = 0; v < 2; v++) {
+        float pl_hand, pl_host, pl_dev, pl_raw;
+        float hand = smoothed_loss(bes[v], 0.0f, &bm, 0, &pl_hand);
+        float host = smoothed_loss(bes[v], eps, &b, 0, &pl_host);
+        float dev = smoothed_loss(bes[v], eps, &b, 1, &pl_dev);
+        float raw = smoothed_loss(bes[v], 0.0f, &b, 0, &pl_raw);
+        assert_close(&host, &hand, 1, 1e-6, 1e-6, "smoothed loss (upload) vs hand-mixed targets");
+        assert_close(&dev, &hand, 1, 1e-6, 1e-6, "smoothed loss (device batch) vs hand-mixed targets");
+        assert_close(&pl_host, &pl_hand, 1, 1e-6, 1e-6, "policy loss");
+        assert_true(fabsf(pl_raw - pl_host) > 1e-3f && fabsf(raw - host) > 1e-3f); /* the mix changes the loss */
+    }
+    wm_config c = small_config(1, 1);
+    c.policy_smoothing = 1.0f;
+    char err[256] = "";
+    assert_null(wm_create(test_cpu_backend(), &c, err, sizeof err));
+    assert_non_null(strstr(err, "policy smoothing 1"));
+}
+
 static int run_worldmodel(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradcheck_no_comm),   cmocka_unit_test(test_gradcheck_comm_concat),
@@ -481,6 +541,7 @@ static int run_worldmodel(void) {
         cmocka_unit_test(test_gradcheck_no_layer_norm), cmocka_unit_test(test_observation_scale),
         cmocka_unit_test(test_gradcheck_agent_id),  cmocka_unit_test(test_agent_id_breaks_symmetry),
         cmocka_unit_test(test_gradcheck_comm_dropout), cmocka_unit_test(test_dropout_train_only),
+        cmocka_unit_test(test_policy_smoothing),
     };
     return MZ_RUN_GROUP("worldmodel", tests);
 }

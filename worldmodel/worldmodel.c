@@ -23,6 +23,7 @@ struct wm_model {
     wm_weights w, g; /* values and grads */
     mz_arena arena;
     float *ones;     /* [max rows] */
+    float *uniform;  /* [(K+1) x max rows x A] of 1/A where policy_smoothing > 0, else NULL */
     float *dot;      /* [1] */
     /* training */
     int B;           /* batch of the last upload */
@@ -235,6 +236,8 @@ static void take_all(wm_model *m, mz_arena *ar) {
     for (int k = 0; k <= K; k++) step_take(m, &m->st[k], ar, R, 1);
     m->obs = mz_arena_take(ar, (int64_t)(K + 1) * R * c->O, "worldmodel batch obs");
     m->policy = mz_arena_take(ar, (int64_t)(K + 1) * R * c->A, "worldmodel batch policy");
+    m->uniform = c->policy_smoothing > 0.0f ? mz_arena_take(ar, (int64_t)(K + 1) * R * c->A, "worldmodel uniform policy")
+                                            : NULL;
     m->value = mz_arena_take(ar, (int64_t)(K + 1) * B, "worldmodel batch value");
     m->reward = mz_arena_take(ar, (int64_t)imax(K, 1) * B, "worldmodel batch reward");
     m->cw_v = mz_arena_take(ar, (int64_t)(K + 1) * B, "worldmodel value weights");
@@ -287,6 +290,7 @@ wm_model *wm_create(mz_backend *be, const wm_config *cfg, char *err, size_t err_
     if (c->S < 1) CFG_ERR("worldmodel: support %d must be >= 1", c->S);
     if (c->K < 1 || c->K > 32) CFG_ERR("worldmodel: unroll steps %d outside 1..32", c->K);
     if (c->comm_layers < 0 || c->comm_layers > WM_MAX_COMM) CFG_ERR("worldmodel: comm layers %d outside 0..%d", c->comm_layers, WM_MAX_COMM);
+    if (!(c->policy_smoothing >= 0.0f && c->policy_smoothing < 1.0f)) CFG_ERR("worldmodel: policy smoothing %g outside [0, 1)", c->policy_smoothing);
     if (!(c->comm_dropout >= 0.0f && c->comm_dropout < 1.0f)) CFG_ERR("worldmodel: comm dropout %g outside [0, 1)", c->comm_dropout);
     if (c->comm_layers > 0 && (c->comm_heads < 1 || c->H % c->comm_heads != 0 || c->comm_ff < 1))
         CFG_ERR("worldmodel: comm heads %d must divide hidden %d (ff %d)", c->comm_heads, c->H, c->comm_ff);
@@ -310,6 +314,7 @@ wm_model *wm_create(mz_backend *be, const wm_config *cfg, char *err, size_t err_
     mz_arena_init(&m->arena, be, measure.used);
     take_all(m, &m->arena);
     mz_fill(be, m->ones, imax(c->max_batch, c->max_trees) * c->N, 1.0f);
+    if (m->uniform) mz_fill(be, m->uniform, (int64_t)(c->K + 1) * c->max_batch * c->N * c->A, 1.0f / (float)c->A);
     int R = c->max_batch * c->N;
     m->actions = be->alloc(be, (size_t)c->K * R * sizeof(int32_t));
     size_t hfloats = (size_t)(c->K + 1) * (c->max_batch + 2 * R) + 5 * (size_t)c->max_batch;
@@ -450,6 +455,18 @@ static float dot(wm_model *m, const float *a, const float *b, int n) {
 
 /* ---- training ------------------------------------------------------------------- */
 
+/* Where the search's completed values are flat (no reward seen yet) its
+ * improved policy is the prior, so cross-entropy to it has no restoring
+ * force and the prior drifts with the trunk the other losses train; the
+ * uniform share pulls it back. Once per batch, so repeated forwards of one
+ * batch (gradient checks) see the same targets. */
+static void smooth_policy_targets(wm_model *m, int B) {
+    const wm_config *c = &m->cfg;
+    if (!m->uniform) return;
+    int64_t n = (int64_t)(c->K + 1) * B * c->N * c->A;
+    m->be->scale_add(m->be, n, c->policy_smoothing, m->uniform, 1.0f - c->policy_smoothing, m->policy);
+}
+
 void wm_upload(wm_model *m, const wm_batch *bt) {
     const wm_config *c = &m->cfg;
     mz_backend *be = m->be;
@@ -460,6 +477,7 @@ void wm_upload(wm_model *m, const wm_batch *bt) {
     be->copy_h2d(be, m->obs, bt->obs, (size_t)(K + 1) * R * c->O * sizeof(float));
     be->copy_h2d(be, m->actions, bt->actions, (size_t)K * R * sizeof(int32_t));
     be->copy_h2d(be, m->policy, bt->policy, (size_t)(K + 1) * R * c->A * sizeof(float));
+    smooth_policy_targets(m, B);
     be->copy_h2d(be, m->value, bt->value, (size_t)(K + 1) * B * sizeof(float));
     be->copy_h2d(be, m->reward, bt->reward, (size_t)K * B * sizeof(float));
     /* the float operations of wm_device_batch_ready, in its order: both batches train alike to the bit */
@@ -505,6 +523,7 @@ void wm_device_batch_ready(wm_model *m, int B) {
     mz_mul(be, m->d_cw_tmp + B, m->cw_v + B, m->d_mask + B, (int64_t)K * B);
     mz_gather_rows(be, m->cw_c, m->d_cw_tmp, NULL, KB * N, 1, N, 1);
     be->scal(be, (int64_t)KB * N, 1.0f / (float)N, m->cw_c);
+    smooth_policy_targets(m, B);
     be->copy_d2h(be, m->h_value0, m->value, (size_t)B * sizeof(float));
     be->copy_d2h(be, m->h_reward1, m->reward, (size_t)B * sizeof(float));
 }

@@ -23,7 +23,8 @@
  * Loss (MuZero / EfficientZero / MAZero):
  *   L = sum_k s_k w_b [ c_r CE(reward_k) + c_v CE(value_k) + c_p mean_i CE(policy_k,i)
  *                       + c_c m_k,b mean_i -cos(pred(proj(h_k,i)), sg(proj(rep(o_k,i)))) ] / B
- * with s_0 = 1, s_k = 1/K for k >= 1, importance weights w_b, obs masks
+ * with s_0 = 1, s_k = 1/K for k >= 1, policy targets mixed with eps uniform
+ * (wm_config.policy_smoothing), importance weights w_b, obs masks
  * m_k,b (consistency only where the real future observation exists), and
  * half the gradient passed through the hidden state between steps.
  *
@@ -67,6 +68,7 @@ typedef struct {
     int max_envs;        /* search: environments per root call */
     float discount;      /* gamma reported to the search */
     float coef_reward, coef_value, coef_policy, coef_consistency;
+    float policy_smoothing; /* policy target (1 - eps) search policy + eps uniform over the A actions */
     float hidden_grad_scale; /* gradient passed to the previous hidden state (MuZero: 0.5; 1 = exact) */
     uint64_t seed;
 } wm_config;
