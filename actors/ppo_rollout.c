@@ -7,16 +7,17 @@
 
 #include "learner/ppo_kernels.h"
 #include "learner/ppo_ops.h"
+#include "src/nn/nn.h"
 
 /* The critic's input of the env's current (or, with final, its ended
  * episode's last) observation into `dst` [EN][Ic]. */
 static void critic_input(mz_ppo *p, float *dst, bool final) {
     mz_vecenv *v = p->env;
     if (p->cfg.centralised_critic)
-        mz_ppo_input(p->be, dst, final ? v->buf.final_obs : v->buf.global_state, p->EN, p->N, p->O, 0, 1, final,
+        mz_agent_input(p->be, dst, final ? v->buf.final_obs : v->buf.global_state, p->EN, p->N, p->O, 0, 1, final,
                      p->S);
     else
-        mz_ppo_input(p->be, dst, final ? v->buf.final_obs : v->buf.obs, p->EN, p->N, p->O, p->cfg.add_agent_id, 0, 0,
+        mz_agent_input(p->be, dst, final ? v->buf.final_obs : v->buf.obs, p->EN, p->N, p->O, p->cfg.add_agent_id, 0, 0,
                      0);
 }
 
@@ -46,12 +47,12 @@ void mz_ppo_rollout(mz_ppo *p) {
         }
         float *in = p->obs_in + (int64_t)t * EN * p->In;
         float *cin = c->centralised_critic ? p->cobs_in + (int64_t)t * EN * p->Ic : in;
-        mz_ppo_input(be, in, v->buf.obs, EN, p->N, p->O, c->add_agent_id, 0, 0, 0);
+        mz_agent_input(be, in, v->buf.obs, EN, p->N, p->O, c->add_agent_id, 0, 0, 0);
         if (c->centralised_critic) critic_input(p, cin, false);
         be->copy_d2d(be, p->avail + (int64_t)t * EN * p->A, v->buf.avail, (size_t)(EN * p->A));
 
         net_step(p, &p->actor, in, p->h_actor, keep, true);
-        mz_ppo_sample(be, v->buf.actions, p->logp + (int64_t)t * EN, p->actor.y, v->buf.avail, EN, p->A, 0, c->seed,
+        mz_masked_sample(be, v->buf.actions, p->logp + (int64_t)t * EN, p->actor.y, v->buf.avail, EN, p->A, 0, c->seed,
                       MZ_STREAM_PPO_ACTION, (uint64_t)p->action_draws);
         p->action_draws += EN;
         be->copy_d2d(be, p->actions + (int64_t)t * EN, v->buf.actions, (size_t)EN * sizeof(int32_t));

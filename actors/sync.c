@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "learner/ppo_ops.h"
+#include "src/nn/nn.h"
 #include "src/check.h"
 #include "src/dist.h"
 #include "src/clock.h"
@@ -354,7 +354,7 @@ double sync_evaluate_episodes(sync_run *s, int use_search, double *returns, doub
              * actions, on the device (PPO's sampler): an illegal argmax of
              * the prior is a no-op forever in LBF/RWARE */
             mm.root(mm.ctx, be, E, s->d_logits, s->d_value);
-            mz_ppo_sample(be, b->actions, NULL, s->d_logits, b->avail, (int64_t)E * N, A, !s->cfg.eval_sample,
+            mz_masked_sample(be, b->actions, NULL, s->d_logits, b->avail, (int64_t)E * N, A, !s->cfg.eval_sample,
                           s->cfg.seed, 0xe7a1u,
                           ((uint64_t)s->env_steps * 100000u + (uint64_t)guard) * (uint64_t)(E * N));
         }

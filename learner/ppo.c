@@ -553,11 +553,11 @@ float mz_ppo_evaluate(mz_ppo *p, mz_vecenv *ev, int episodes, bool greedy, uint6
                     p->eval_frame(p->eval_frame_ctx, &ev->params, frame_state);
                 }
             }
-            mz_ppo_input(be, p->eval_in, ev->buf.obs, EN, N, p->O, p->cfg.add_agent_id, 0, 0, 0);
+            mz_agent_input(be, p->eval_in, ev->buf.obs, EN, N, p->O, p->cfg.add_agent_id, 0, 0, 0);
             mz_ppo_mlp_forward_seq(&p->actor, p->eval_in, 1, (int)EN, p->eval_h, p->eval_keep);
             if (p->cfg.recurrent) be->copy_d2d(be, p->eval_h, p->actor.hs, (size_t)EN * p->cfg.hidden * sizeof(float));
             uint64_t off = ((uint64_t)loop * (uint64_t)ev->params.max_steps + (uint64_t)t) * (uint64_t)EN;
-            mz_ppo_sample(be, ev->buf.actions, NULL, p->actor.y, ev->buf.avail, EN, p->A, greedy, seed,
+            mz_masked_sample(be, ev->buf.actions, NULL, p->actor.y, ev->buf.avail, EN, p->A, greedy, seed,
                           MZ_STREAM_PPO_EVAL, off);
             mz_vecenv_step(ev);
             if (p->cfg.recurrent) mz_ppo_keep(be, p->eval_keep, ev->buf.terminated, ev->buf.truncated, EN, N);

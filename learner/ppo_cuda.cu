@@ -4,33 +4,6 @@
 #include "learner/ppo_ops.h"
 #include "src/cuda_common.h"
 
-__global__ void ppo_input_kernel(int64_t n_, float *inp, const float *obs, int N, int O, int ids, int state,
-                                 int from_obs, int S) {
-    MZ_GRID_STRIDE_LOOP(i, n_) ppo_input_body(i, inp, obs, N, O, ids, state, from_obs, S);
-}
-
-extern "C" void mz_ppo_input_cuda(mz_backend *be, float *inp, const float *obs, int64_t R, int N, int O, int ids,
-                                  int state, int from_obs, int S) {
-    int64_t n_ = R;
-    if (n_ <= 0) return;
-    MZ_LAUNCH(ppo_input_kernel, mz_grid_for(n_), MZ_BLOCK, mz_cuda_backend_stream(be), n_, inp, obs, N, O, ids, state,
-              from_obs, S);
-}
-
-__global__ void ppo_sample_kernel(int64_t n_, int32_t *actions, float *logp, const float *logits, const uint8_t *avail,
-                                  int A, int greedy, uint64_t seed, uint32_t stream, uint64_t offset) {
-    MZ_GRID_STRIDE_LOOP(i, n_) ppo_sample_body(i, actions, logp, logits, avail, A, greedy, seed, stream, offset);
-}
-
-extern "C" void mz_ppo_sample_cuda(mz_backend *be, int32_t *actions, float *logp, const float *logits,
-                                   const uint8_t *avail, int64_t R, int A, int greedy, uint64_t seed, uint32_t stream,
-                                   uint64_t offset) {
-    int64_t n_ = R;
-    if (n_ <= 0) return;
-    MZ_LAUNCH(ppo_sample_kernel, mz_grid_for(n_), MZ_BLOCK, mz_cuda_backend_stream(be), n_, actions, logp, logits,
-              avail, A, greedy, seed, stream, offset);
-}
-
 __global__ void ppo_gae_kernel(int64_t n_, float *adv, float *target, const float *value, const float *reward,
                                const uint8_t *terminated, const uint8_t *truncated, const float *final_value,
                                const float *last_value, int T, int E, int N, float gamma, float lambda, int bootstrap) {

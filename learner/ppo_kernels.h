@@ -1,9 +1,9 @@
-/* Single-source bodies of the PPO element-wise work: input assembly,
- * masked categorical sampling, GAE, minibatch gathers and the clipped
- * actor / critic losses with their gradients. Each body does the work of one
- * index; learner/ppo_cpu.c runs it in an OpenMP loop and learner/ppo_cuda.cu
- * in a grid-stride kernel (also under emulation). Matrix products are not
- * here: they go through src/nn. */
+/* Single-source bodies of the PPO element-wise work: GAE, minibatch
+ * gathers and the clipped actor / critic losses with their gradients. Each
+ * body does the work of one index; learner/ppo_ops.c runs it in an OpenMP
+ * loop and learner/ppo_cuda.cu in a grid-stride kernel (also under
+ * emulation). Matrix products, input assembly and action sampling are not
+ * here: they are src/nn ops, shared with MuZero. */
 #ifndef MZ_PPO_KERNELS_H
 #define MZ_PPO_KERNELS_H
 
@@ -11,79 +11,12 @@
 #include <stdint.h>
 
 #include "src/hd.h"
+#include "src/nn/nn_ops.h"
 #include "src/rng.h"
 
 #define MZ_STREAM_PPO_ACTION 0x0f000001u
 #define MZ_STREAM_PPO_SHUFFLE 0x0f000002u
 #define MZ_STREAM_PPO_EVAL 0x0f000003u
-#define MZ_PPO_MASKED_LOGIT (-3.4028234663852886e38f) /* finfo(float32).min, as Mava masks */
-
-/* Row r = e * N + n of inp [E*N x I]: [one-hot(n) if ids | obs[e][n]]. When
- * `state` is set (MAPPO's critic) the row is the global state of env e,
- * S = N * O floats: state [E x S] as it is, or, with from_obs, the
- * concatenation of obs [E][N][O] (the final global state, which the env
- * does not keep). */
-HD static inline void ppo_input_body(int64_t r, float *inp, const float *obs, int N, int O, int ids, int state,
-                                     int from_obs, int S) {
-    int64_t e = r / N;
-    int n = (int)(r % N);
-    if (state) {
-        const float *src = from_obs ? obs + e * (int64_t)N * O : obs + e * (int64_t)S;
-        float *dst = inp + r * (int64_t)S;
-        for (int i = 0; i < S; i++) dst[i] = src[i];
-        return;
-    }
-    int I = O + (ids ? N : 0);
-    float *dst = inp + r * (int64_t)I;
-    int k = 0;
-    if (ids)
-        for (int j = 0; j < N; j++) dst[k++] = j == n ? 1.0f : 0.0f;
-    const float *src = obs + r * (int64_t)O;
-    for (int i = 0; i < O; i++) dst[k++] = src[i];
-}
-
-/* Masked log-softmax of one row: lse over legal actions (the masked logits
- * are finfo.min, whose exp is 0). Returns lse; a row with no legal action
- * treats every action as legal. */
-HD static inline float ppo_masked_lse(const float *logits, const uint8_t *avail, int A) {
-    int any = 0;
-    for (int a = 0; a < A; a++) any |= avail[a];
-    float m = MZ_PPO_MASKED_LOGIT;
-    for (int a = 0; a < A; a++)
-        if ((avail[a] || !any) && logits[a] > m) m = logits[a];
-    float s = 0.0f;
-    for (int a = 0; a < A; a++)
-        if (avail[a] || !any) s += expf(logits[a] - m);
-    return m + logf(s);
-}
-
-/* Row r of logits [R x A]: the action (Gumbel-max over legal actions from
- * Philox(seed, stream, offset + r), or the argmax when greedy), its
- * log-probability into logp[r] (when logp is set). actions [R] has the
- * env's [E][N] layout. */
-HD static inline void ppo_sample_body(int64_t r, int32_t *actions, float *logp, const float *logits,
-                                      const uint8_t *avail, int A, int greedy, uint64_t seed, uint32_t stream,
-                                      uint64_t offset) {
-    const float *l = logits + r * (int64_t)A;
-    const uint8_t *m = avail + r * (int64_t)A;
-    int any = 0;
-    for (int a = 0; a < A; a++) any |= m[a];
-    mz_rng g;
-    mz_rng_init(&g, seed, stream, offset + (uint64_t)r);
-    int best = -1;
-    float best_v = 0.0f;
-    for (int a = 0; a < A; a++) {
-        float noise = greedy ? 0.0f : mz_rng_gumbel(&g);
-        if (!(m[a] || !any)) continue;
-        float v = l[a] + noise;
-        if (best < 0 || v > best_v) {
-            best = a;
-            best_v = v;
-        }
-    }
-    actions[r] = best;
-    if (logp) logp[r] = l[best] - ppo_masked_lse(l, m, A);
-}
 
 /* GAE for column c = e * N + n over T steps (reverse scan), all arrays
  * [T][E*N] except terminated/truncated [T][E] and last_value [E*N]:
@@ -165,7 +98,7 @@ HD static inline void ppo_actor_loss_body(int64_t r, float *dlogits, float *loss
     float *dl = dlogits + r * (int64_t)A;
     int any = 0;
     for (int a = 0; a < A; a++) any |= m[a];
-    float lse = ppo_masked_lse(l, m, A);
+    float lse = masked_logsumexp(l, m, A);
     float H = 0.0f;
     for (int a = 0; a < A; a++) {
         if (!(m[a] || !any)) continue;

@@ -7,30 +7,6 @@
  * more than the work, and much more on a loaded machine. */
 #define PPO_PARALLEL_MIN 2048
 
-void mz_ppo_input(mz_backend *be, float *inp, const float *obs, int64_t R, int N, int O, int ids, int state,
-                  int from_obs, int S) {
-    if (be->kind == MZ_BACKEND_CUDA) {
-        mz_ppo_input_cuda(be, inp, obs, R, N, O, ids, state, from_obs, S);
-        return;
-    }
-    int64_t n_ = R;
-#pragma omp parallel for schedule(static) if (n_ >= PPO_PARALLEL_MIN)
-    for (int64_t i = 0; i < n_; i++)
-        ppo_input_body(i, inp, obs, N, O, ids, state, from_obs, S);
-}
-
-void mz_ppo_sample(mz_backend *be, int32_t *actions, float *logp, const float *logits, const uint8_t *avail, int64_t R,
-                   int A, int greedy, uint64_t seed, uint32_t stream, uint64_t offset) {
-    if (be->kind == MZ_BACKEND_CUDA) {
-        mz_ppo_sample_cuda(be, actions, logp, logits, avail, R, A, greedy, seed, stream, offset);
-        return;
-    }
-    int64_t n_ = R;
-#pragma omp parallel for schedule(static) if (n_ >= PPO_PARALLEL_MIN)
-    for (int64_t i = 0; i < n_; i++)
-        ppo_sample_body(i, actions, logp, logits, avail, A, greedy, seed, stream, offset);
-}
-
 void mz_ppo_bias_relu(mz_backend *be, float *h, float *a, const float *bias, int64_t R, int C) {
     if (be->kind == MZ_BACKEND_CUDA) {
         mz_ppo_bias_relu_cuda(be, h, a, bias, R, C);

@@ -14,15 +14,6 @@
 extern "C" {
 #endif
 
-void mz_ppo_input(mz_backend *be, float *inp, const float *obs, int64_t R, int N, int O, int ids, int state,
-                  int from_obs, int S);
-MZ_CUDA_LAUNCHER void mz_ppo_input_cuda(mz_backend *be, float *inp, const float *obs, int64_t R, int N, int O, int ids,
-                                        int state, int from_obs, int S);
-void mz_ppo_sample(mz_backend *be, int32_t *actions, float *logp, const float *logits, const uint8_t *avail, int64_t R,
-                   int A, int greedy, uint64_t seed, uint32_t stream, uint64_t offset);
-MZ_CUDA_LAUNCHER void mz_ppo_sample_cuda(mz_backend *be, int32_t *actions, float *logp, const float *logits,
-                                         const uint8_t *avail, int64_t R, int A, int greedy, uint64_t seed,
-                                         uint32_t stream, uint64_t offset);
 void mz_ppo_gae(mz_backend *be, float *adv, float *target, const float *value, const float *reward,
                 const uint8_t *terminated, const uint8_t *truncated, const float *final_value, const float *last_value,
                 int T, int E, int N, float gamma, float lambda, int bootstrap);

@@ -88,6 +88,13 @@ static void one_hot_fwd(op_args *a) { mz_one_hot(a->be, a->out[0], a->ints, B, C
 static void gather_rows_fwd(op_args *a) { mz_gather_rows(a->be, a->out[0], a->in[0], a->ints, B, 4, 1, 3); }
 /* row b / 2 of in[0] [3 x 7] for 5 output rows, no index */
 static void gather_groups_fwd(op_args *a) { mz_gather_rows(a->be, a->out[0], a->in[0], NULL, B, C, 2, 1); }
+/* AB envs of AN agents with 4-float observations: per-agent rows with ids,
+ * global states concatenated from the observations, and given as 5 floats */
+static void agent_input_ids_fwd(op_args *a) { mz_agent_input(a->be, a->out[0], a->in[0], AB * AN, AN, 4, 1, 0, 0, 0); }
+static void agent_input_obs_state_fwd(op_args *a) {
+    mz_agent_input(a->be, a->out[0], a->in[0], AB * AN, AN, 4, 0, 1, 1, AN * 4);
+}
+static void agent_input_state_fwd(op_args *a) { mz_agent_input(a->be, a->out[0], a->in[0], AB * AN, AN, 4, 0, 1, 0, 5); }
 static void scatter_rows_fwd(op_args *a) {
     mz_fill(a->be, a->out[0], 3 * B * 4, 0.0f);
     mz_scatter_rows(a->be, a->out[0], a->in[0], a->ints, B, 4, 3);
@@ -242,6 +249,12 @@ static const op_case CASES[] = {
      0},
     {"one_hot", 0, 0, SIZES(0), 1, SIZES(B * C), 0, B, {3, 0, 6, -1, 7}, NULL, one_hot_fwd, NULL, 0, 0, 0, 0, 0},
     {"gather_rows", 1, 0, SIZES(3 * B * 4), 1, SIZES(B * 4), 0, B, {2, 0, 1, 2, 0}, NULL, gather_rows_fwd, NULL, 0, 0,
+     0, 0, 0},
+    {"agent_input_ids", 1, 0, SIZES(AB * AN * 4), 1, SIZES(AB * AN * (4 + AN)), 0, 0, {0}, NULL, agent_input_ids_fwd,
+     NULL, 0, 0, 0, 0, 0},
+    {"agent_input_obs_state", 1, 0, SIZES(AB * AN * 4), 1, SIZES(AB * AN * AN * 4), 0, 0, {0}, NULL,
+     agent_input_obs_state_fwd, NULL, 0, 0, 0, 0, 0},
+    {"agent_input_state", 1, 0, SIZES(AB * 5), 1, SIZES(AB * AN * 5), 0, 0, {0}, NULL, agent_input_state_fwd, NULL, 0, 0,
      0, 0, 0},
     {"gather_groups", 1, 0, SIZES(3 * C), 1, SIZES(B * C), 0, 0, {0}, NULL, gather_groups_fwd, NULL, 0, 0, 0, 0, 0},
     {"scatter_rows", 1, 0, SIZES(B * 4), 1, SIZES(3 * B * 4), 0, B, {1, 2, 0, 0, 2}, NULL, scatter_rows_fwd, NULL, 0, 0,

@@ -156,6 +156,28 @@ static void test_one_hot_values(void **state) {
     }
 }
 
+/* two envs of two agents with 2-float observations: agent rows with ids,
+ * and each agent's copy of its env's global state (concatenated obs) */
+static void test_agent_input_values(void **state) {
+    (void)state;
+    const float obs[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    const float with_ids[16] = {1, 0, 1, 2, 0, 1, 3, 4, 1, 0, 5, 6, 0, 1, 7, 8};
+    const float states[16] = {1, 2, 3, 4, 1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 7, 8};
+    float got[16];
+    for (int b = 0; b < 2; b++) {
+        mz_backend *be = backend_at(b);
+        float *dobs = (float *)be->alloc(be, sizeof obs), *dout = (float *)be->alloc(be, sizeof got);
+        be->copy_h2d(be, dobs, obs, sizeof obs);
+        mz_agent_input(be, dout, dobs, 4, 2, 2, 1, 0, 0, 0);
+        dev_download(be, got, dout, 16);
+        assert_memory_equal(got, with_ids, sizeof got);
+        mz_agent_input(be, dout, dobs, 4, 2, 2, 0, 1, 1, 4);
+        dev_download(be, got, dout, 16);
+        assert_memory_equal(got, states, sizeof got);
+        be->free(be, dobs), be->free(be, dout);
+    }
+}
+
 /* a sample whose agents are all absent attends to nothing: zero output and
  * zero gradient, never NaN */
 static void test_attention_all_masked(void **state) {
@@ -388,7 +410,7 @@ static int run_group(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gather_scatter_rows), cmocka_unit_test(test_h_round_trip),      cmocka_unit_test(test_h_values),
         cmocka_unit_test(test_two_hot_expectation), cmocka_unit_test(test_small_forwards),
-        cmocka_unit_test(test_one_hot_values),    cmocka_unit_test(test_dropout_modes),
+        cmocka_unit_test(test_one_hot_values), cmocka_unit_test(test_agent_input_values),    cmocka_unit_test(test_dropout_modes),
         cmocka_unit_test(test_attention_all_masked), cmocka_unit_test(test_host_pointer_refused),
         cmocka_unit_test(test_adamw_reference),   cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_ema_and_init),      cmocka_unit_test(test_params_and_arena),

@@ -18,6 +18,7 @@
 #include "learner/ppo.h"
 #include "learner/ppo_kernels.h"
 #include "learner/ppo_ops.h"
+#include "src/nn/nn.h"
 #include "src/check.h"
 #include "src/nn/checkpoint.h"
 #include "src/rng.h"
@@ -99,7 +100,7 @@ static void make_loss_case(loss_case *c) {
     for (int r = 0; r < LR; r++) {
         for (int a = 0; a < LA; a++) c->avail[r * LA + a] = (uint8_t)((a + r) % 3 != 0 || a == r % LA);
         c->action[r] = r % LA;
-        float lse = ppo_masked_lse(c->logits + r * LA, c->avail + r * LA, LA);
+        float lse = masked_logsumexp(c->logits + r * LA, c->avail + r * LA, LA);
         /* ratios well inside or well outside the clip range, away from kinks */
         const float shift[4] = {0.05f, -0.5f, 0.4f, -0.08f};
         c->logp_old[r] = c->logits[r * LA + c->action[r]] - lse + shift[r % 4];
@@ -321,7 +322,7 @@ static void test_bodies_cpu_vs_emu(void **state) {
         int32_t *sa = (int32_t *)be->alloc(be, LR * sizeof(int32_t));
         mz_ppo_actor_loss(be, dl, al, st, logits, avail, action, lo, adv, 0.1f, 0.9f, LA, LR, 0.2f, 0.01f);
         mz_ppo_critic_loss(be, dv, vl, v, vo, tg, LR, 0.2f, 0.5f);
-        mz_ppo_sample(be, sa, lp, logits, avail, LR, LA, 0, 7, MZ_STREAM_PPO_ACTION, 100);
+        mz_masked_sample(be, sa, lp, logits, avail, LR, LA, 0, 7, MZ_STREAM_PPO_ACTION, 100);
         be->copy_d2h(be, out[b], dl, sizeof c.logits);
         be->copy_d2h(be, out[b] + LR * LA, al, LR * sizeof(float));
         be->copy_d2h(be, out[b] + LR * LA + LR, st, 3 * LR * sizeof(float));

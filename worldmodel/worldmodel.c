@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "learner/ppo_ops.h"
 #include "src/check.h"
 #include "src/nn/nn.h"
 
@@ -379,7 +378,7 @@ int wm_rep_inputs(const wm_config *c) { return c->O + (c->agent_id ? c->N : 0); 
 static const float *rep_input(wm_model *m, wm_step_acts *s, const float *obs, int R) {
     const wm_config *c = &m->cfg;
     if (!c->agent_id) return obs;
-    mz_ppo_input(m->be, s->rep_in, obs, R, c->N, c->O, 1, 0, 0, 0);
+    mz_agent_input(m->be, s->rep_in, obs, R, c->N, c->O, 1, 0, 0, 0);
     return s->rep_in;
 }
 

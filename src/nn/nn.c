@@ -101,6 +101,16 @@ void mz_one_hot(mz_backend *be, float *out, const int32_t *index, int B, int K_)
     K(be)->one_hot(be, (int64_t)B * K_, out, index, K_);
 }
 
+void mz_agent_input(mz_backend *be, float *inp, const float *obs, int64_t R, int N, int O, int ids, int state,
+                    int from_obs, int S) {
+    K(be)->agent_input(be, R, inp, obs, N, O, ids, state, from_obs, S);
+}
+
+void mz_masked_sample(mz_backend *be, int32_t *actions, float *logp, const float *logits, const uint8_t *avail,
+                      int64_t R, int A, int greedy, uint64_t seed, uint32_t stream, uint64_t offset) {
+    K(be)->masked_sample(be, R, actions, logp, logits, avail, A, greedy, seed, stream, offset);
+}
+
 void mz_positional_forward(mz_backend *be, float *out, const float *inp, int B, int N, int C) {
     K(be)->positional_forward(be, (int64_t)B * N * C, out, inp, N, C);
 }

@@ -67,6 +67,17 @@ void mz_scatter_rows(mz_backend *be, float *dst, const float *src, const int32_t
 
 /* out [B x K]: row r is one-hot at index[r] (device int32), zero if outside [0, K) */
 void mz_one_hot(mz_backend *be, float *out, const int32_t *index, int B, int K);
+/* Per-agent network inputs inp [E*N x I] from obs [E][N][O]: row e*N+n is
+ * [one-hot(n) if ids | obs[e][n]] (I = O + N, or O); with `state`, row
+ * e*N+n is env e's global state of S floats, taken from obs [E x S], or,
+ * with from_obs, concatenated from obs [E][N][O] (S = N * O). R = E * N. */
+void mz_agent_input(mz_backend *be, float *inp, const float *obs, int64_t R, int N, int O, int ids, int state,
+                    int from_obs, int S);
+/* actions [R]: per row of logits [R x A], Gumbel-max over the legal
+ * actions of avail [R x A] from Philox(seed, stream, offset + r), or the
+ * argmax when greedy; logp [R] (may be NULL) its masked log-probability. */
+void mz_masked_sample(mz_backend *be, int32_t *actions, float *logp, const float *logits, const uint8_t *avail,
+                      int64_t R, int A, int greedy, uint64_t seed, uint32_t stream, uint64_t offset);
 /* out [B x N x C] = inp + sinusoidal encoding of the agent index n */
 void mz_positional_forward(mz_backend *be, float *out, const float *inp, int B, int N, int C);
 void mz_positional_backward(mz_backend *be, float *dinp, const float *dout, int64_t n);

@@ -100,6 +100,77 @@ HD static inline void one_hot_body(int64_t i, float *out, const int32_t *index, 
     out[i] = index[r] == k ? 1.0f : 0.0f;
 }
 
+/* ---- agent inputs and action sampling (PPO and MuZero) -------------------- */
+
+#define MZ_MASKED_LOGIT (-3.4028234663852886e38f) /* finfo(float32).min, as Mava masks */
+
+/* Row r = e * N + n of inp [E*N x I]: [one-hot(n) if ids | obs[e][n]]. When
+ * `state` is set (MAPPO's critic) the row is the global state of env e,
+ * S = N * O floats: state [E x S] as it is, or, with from_obs, the
+ * concatenation of obs [E][N][O] (the final global state, which the env
+ * does not keep). */
+HD static inline void agent_input_body(int64_t r, float *inp, const float *obs, int N, int O, int ids, int state,
+                                       int from_obs, int S) {
+    int64_t e = r / N;
+    int n = (int)(r % N);
+    if (state) {
+        const float *src = from_obs ? obs + e * (int64_t)N * O : obs + e * (int64_t)S;
+        float *dst = inp + r * (int64_t)S;
+        for (int i = 0; i < S; i++) dst[i] = src[i];
+        return;
+    }
+    int I = O + (ids ? N : 0);
+    float *dst = inp + r * (int64_t)I;
+    int k = 0;
+    if (ids)
+        for (int j = 0; j < N; j++) dst[k++] = j == n ? 1.0f : 0.0f;
+    const float *src = obs + r * (int64_t)O;
+    for (int i = 0; i < O; i++) dst[k++] = src[i];
+}
+
+/* log-sum-exp of one row over its legal actions (masked logits are
+ * finfo.min, whose exp is 0); a row with no legal action treats every
+ * action as legal. */
+HD static inline float masked_logsumexp(const float *logits, const uint8_t *avail, int A) {
+    int any = 0;
+    for (int a = 0; a < A; a++) any |= avail[a];
+    float m = MZ_MASKED_LOGIT;
+    for (int a = 0; a < A; a++)
+        if ((avail[a] || !any) && logits[a] > m) m = logits[a];
+    float s = 0.0f;
+    for (int a = 0; a < A; a++)
+        if (avail[a] || !any) s += expf(logits[a] - m);
+    return m + logf(s);
+}
+
+/* Row r of logits [R x A]: the action (Gumbel-max over legal actions from
+ * Philox(seed, stream, offset + r), or the argmax when greedy), its
+ * log-probability into logp[r] (when logp is set). actions [R] has the
+ * env's [E][N] layout. */
+HD static inline void masked_sample_body(int64_t r, int32_t *actions, float *logp, const float *logits,
+                                         const uint8_t *avail, int A, int greedy, uint64_t seed, uint32_t stream,
+                                         uint64_t offset) {
+    const float *l = logits + r * (int64_t)A;
+    const uint8_t *m = avail + r * (int64_t)A;
+    int any = 0;
+    for (int a = 0; a < A; a++) any |= m[a];
+    mz_rng g;
+    mz_rng_init(&g, seed, stream, offset + (uint64_t)r);
+    int best = -1;
+    float best_v = 0.0f;
+    for (int a = 0; a < A; a++) {
+        float noise = greedy ? 0.0f : mz_rng_gumbel(&g);
+        if (!(m[a] || !any)) continue;
+        float v = l[a] + noise;
+        if (best < 0 || v > best_v) {
+            best = a;
+            best_v = v;
+        }
+    }
+    actions[r] = best;
+    if (logp) logp[r] = l[best] - masked_logsumexp(l, m, A);
+}
+
 /* x [B x N x C] + sinusoid(agent n, feature c): sin on even features, cos
  * on odd ones, frequency 10000^(-2 floor(c/2) / C) (Vaswani et al.) */
 HD static inline float positional_value(int n, int c, int C) {
