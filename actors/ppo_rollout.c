@@ -15,10 +15,10 @@ static void critic_input(mz_ppo *p, float *dst, bool final) {
     mz_vecenv *v = p->env;
     if (p->cfg.centralised_critic)
         mz_agent_input(p->be, dst, final ? v->buf.final_obs : v->buf.global_state, p->EN, p->N, p->O, 0, 1, final,
-                     p->S);
+                       p->S);
     else
         mz_agent_input(p->be, dst, final ? v->buf.final_obs : v->buf.obs, p->EN, p->N, p->O, p->cfg.add_agent_id, 0, 0,
-                     0);
+                       0);
 }
 
 /* One step of `m` on EN rows from state h (NULL: feed-forward) with reset
@@ -53,7 +53,7 @@ void mz_ppo_rollout(mz_ppo *p) {
 
         net_step(p, &p->actor, in, p->h_actor, keep, true);
         mz_masked_sample(be, v->buf.actions, p->logp + (int64_t)t * EN, p->actor.y, v->buf.avail, EN, p->A, 0, c->seed,
-                      MZ_STREAM_PPO_ACTION, (uint64_t)p->action_draws);
+                         MZ_STREAM_PPO_ACTION, (uint64_t)p->action_draws);
         p->action_draws += EN;
         be->copy_d2d(be, p->actions + (int64_t)t * EN, v->buf.actions, (size_t)EN * sizeof(int32_t));
         net_step(p, &p->critic, cin, p->h_critic, keep, true);

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/nn/nn.h"
 #include "src/check.h"
 #include "src/dist.h"
 #include "src/clock.h"
+#include "src/nn/nn.h"
 
 #define RET_WINDOW 100
 
@@ -351,12 +351,12 @@ double sync_evaluate_episodes(sync_run *s, int use_search, double *returns, doub
             be->copy_d2d(be, b->actions, chosen, (size_t)E * N * sizeof(int32_t));
         } else {
             /* the prior: argmax, or a Gumbel-max sample, over the legal
-             * actions, on the device (PPO's sampler): an illegal argmax of
+             * actions, on the device (src/nn's masked sampler, PPO's too): an illegal argmax of
              * the prior is a no-op forever in LBF/RWARE */
             mm.root(mm.ctx, be, E, s->d_logits, s->d_value);
             mz_masked_sample(be, b->actions, NULL, s->d_logits, b->avail, (int64_t)E * N, A, !s->cfg.eval_sample,
-                          s->cfg.seed, 0xe7a1u,
-                          ((uint64_t)s->env_steps * 100000u + (uint64_t)guard) * (uint64_t)(E * N));
+                             s->cfg.seed, 0xe7a1u,
+                             ((uint64_t)s->env_steps * 100000u + (uint64_t)guard) * (uint64_t)(E * N));
         }
         mz_vecenv_step(s->eval_env);
         be->copy_d2h(be, s->h_term, b->terminated, (size_t)E);

@@ -558,7 +558,7 @@ float mz_ppo_evaluate(mz_ppo *p, mz_vecenv *ev, int episodes, bool greedy, uint6
             if (p->cfg.recurrent) be->copy_d2d(be, p->eval_h, p->actor.hs, (size_t)EN * p->cfg.hidden * sizeof(float));
             uint64_t off = ((uint64_t)loop * (uint64_t)ev->params.max_steps + (uint64_t)t) * (uint64_t)EN;
             mz_masked_sample(be, ev->buf.actions, NULL, p->actor.y, ev->buf.avail, EN, p->A, greedy, seed,
-                          MZ_STREAM_PPO_EVAL, off);
+                             MZ_STREAM_PPO_EVAL, off);
             mz_vecenv_step(ev);
             if (p->cfg.recurrent) mz_ppo_keep(be, p->eval_keep, ev->buf.terminated, ev->buf.truncated, EN, N);
             mz_ppo_episode_acc(be, p->eval_acc, ev->buf.terminated, ev->buf.truncated, ev->buf.done_return,

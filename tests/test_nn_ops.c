@@ -94,7 +94,9 @@ static void agent_input_ids_fwd(op_args *a) { mz_agent_input(a->be, a->out[0], a
 static void agent_input_obs_state_fwd(op_args *a) {
     mz_agent_input(a->be, a->out[0], a->in[0], AB * AN, AN, 4, 0, 1, 1, AN * 4);
 }
-static void agent_input_state_fwd(op_args *a) { mz_agent_input(a->be, a->out[0], a->in[0], AB * AN, AN, 4, 0, 1, 0, 5); }
+static void agent_input_state_fwd(op_args *a) {
+    mz_agent_input(a->be, a->out[0], a->in[0], AB * AN, AN, 4, 0, 1, 0, 5);
+}
 static void scatter_rows_fwd(op_args *a) {
     mz_fill(a->be, a->out[0], 3 * B * 4, 0.0f);
     mz_scatter_rows(a->be, a->out[0], a->in[0], a->ints, B, 4, 3);

@@ -410,7 +410,8 @@ static int run_group(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gather_scatter_rows), cmocka_unit_test(test_h_round_trip),      cmocka_unit_test(test_h_values),
         cmocka_unit_test(test_two_hot_expectation), cmocka_unit_test(test_small_forwards),
-        cmocka_unit_test(test_one_hot_values), cmocka_unit_test(test_agent_input_values),    cmocka_unit_test(test_dropout_modes),
+        cmocka_unit_test(test_one_hot_values),      cmocka_unit_test(test_agent_input_values),
+        cmocka_unit_test(test_dropout_modes),
         cmocka_unit_test(test_attention_all_masked), cmocka_unit_test(test_host_pointer_refused),
         cmocka_unit_test(test_adamw_reference),   cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_ema_and_init),      cmocka_unit_test(test_params_and_arena),
