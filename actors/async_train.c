@@ -20,6 +20,11 @@ int mz_mazero_async_config(async_config *ac, const mz_config *cfg, char *err, si
     memset(ac, 0, sizeof *ac);
     int rc = mz_mazero_sync_config(&ac->base, cfg, err, err_len);
     if (rc) return rc;
+    if (ac->base.reanalyse) {
+        snprintf(err, err_len, "muzero.reanalyse_fraction is sync mode's; async mode reanalyses with "
+                 "async.num_reanalyse threads and async.reanalyse_fraction");
+        return MZ_EXIT_USAGE;
+    }
     if (ac->base.target_bootstrap || ac->base.awpo) {
         snprintf(err, err_len, "%s is built for mode=sync only (the async learner and actors do not use it yet)",
                  ac->base.target_bootstrap ? "muzero.value_bootstrap=target" : "muzero.awpo=true");

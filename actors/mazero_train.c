@@ -105,6 +105,21 @@ int mz_mazero_sync_config(sync_config *c, const mz_config *cfg, char *err, size_
     c->rollout_steps = (int)cfg->muzero.rollout_steps;
     c->updates = (int)cfg->muzero.updates_per_rollout;
     c->min_ready = cfg->muzero.min_replay_steps;
+    double picks = cfg->muzero.reanalyse_fraction * (double)cfg->muzero.rollout_steps * (double)cfg->env.num_envs;
+    c->reanalyse = (int)(picks + 0.5);
+    if (cfg->muzero.reanalyse_fraction > 0) {
+        const char *why = c->host_replay ? "it searches the device replay's steps; set muzero.replay_on_device=true"
+                          : c->awpo      ? "AWPO's policy targets are not the search's; set muzero.awpo=false"
+                          : c->reanalyse < 1 ? "that rounds to no step per rollout phase"
+                          : picks > 1 << 20  ? "that is over 2^20 steps per rollout phase"
+                                             : NULL;
+        if (why) {
+            snprintf(err, err_len, "muzero.reanalyse_fraction=%g (%.1f steps per rollout phase of %lld envs x %lld "
+                     "steps): %s", cfg->muzero.reanalyse_fraction, picks, (long long)cfg->env.num_envs,
+                     (long long)cfg->muzero.rollout_steps, why);
+            return MZ_EXIT_USAGE;
+        }
+    }
     c->eval_envs = (int)cfg->muzero.eval_episodes;
     c->eval_sample = !cfg->muzero.eval_greedy;
     c->seed = seed;
@@ -320,6 +335,10 @@ int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *devic
             m[n++] = (mz_metric){"time_share_replay", tm->replay / total};
             m[n++] = (mz_metric){"time_share_train_forward", tm->train_forward / total};
             m[n++] = (mz_metric){"time_share_train_backward", tm->train_backward / total};
+            if (sc.reanalyse) {
+                m[n++] = (mz_metric){"time_share_reanalyse", tm->reanalyse / total};
+                m[n++] = (mz_metric){"reanalysed", (double)r.reanalysed};
+            }
             m[n++] = (mz_metric){"peak_rss_mib", peak_rss_mib()};
             mz_runlog_row(rl, r.updates, r.env_steps, m, n);
             t_last = t, steps_last = r.env_steps, updates_last = r.updates;
@@ -350,10 +369,11 @@ int mz_mazero_train_from(const mz_config *cfg, mz_backend *be, const char *devic
     double loop = tm->total > 1e-9 ? tm->total : 1e-9;
     mz_runlog_print(rl,
                     "loop %.1f s (evaluation apart): env %.1f%%, search %.1f%%, model forward in search %.1f%%, "
-                    "replay %.1f%%, train forward %.1f%%, train backward+AdamW %.1f%%; peak RSS %.0f MiB",
+                    "replay %.1f%%, train forward %.1f%%, train backward+AdamW %.1f%%, reanalyse %.1f%%; "
+                    "peak RSS %.0f MiB",
                     tm->total, 100 * tm->env / loop, 100 * tm->search / loop, 100 * tm->model_forward / loop,
                     100 * tm->replay / loop, 100 * tm->train_forward / loop, 100 * tm->train_backward / loop,
-                    peak_rss_mib());
+                    100 * tm->reanalyse / loop, peak_rss_mib());
     free(cfg_json);
     free(returns);
     sync_destroy(s);

@@ -30,11 +30,17 @@ struct sync_run {
     wm_model *model;
     mcts_ma_search *search, *eval_search;                /* independent or joint */
     mcts_sampled_search *sampled, *eval_sampled;         /* or sampled */
+    mcts_ma_search *rean_search;                         /* reanalyse: R roots, as the training search */
+    mcts_sampled_search *rean_sampled;
     replay *rb;            /* host_replay, or */
     device_replay *drb;    /* the device replay */
     learner *learner;
     float *d_logits, *d_value; /* [maxE*N*A], [maxE] */
     float *d_obs_prev;     /* device replay: [E*N*O] observations before the step */
+    uint8_t *d_avail_prev; /* reanalyse: [E*N*A] their legal actions */
+    float *d_rean_obs;     /* reanalyse: [R*N*O] picked observations */
+    uint8_t *d_rean_avail; /* [R*N*A] their legal actions */
+    int64_t reanalysed;
     float *d_pol;          /* awpo: [E*N*A] targets */
     /* host staging */
     float *h_obs, *h_pol, *h_val, *h_rew, *h_fval, *h_ret;
@@ -62,11 +68,19 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
                  c->rollout_steps, c->updates);
         return NULL;
     }
+    if (c->reanalyse < 0 || (c->reanalyse > 0 && (c->host_replay || c->awpo))) {
+        snprintf(err, err_len,
+                 "sync: reanalyse of %d steps per rollout phase needs the device replay and the search's own policy "
+                 "targets (host replay %d, AWPO %d)",
+                 c->reanalyse, c->host_replay, c->awpo);
+        return NULL;
+    }
     sync_run *s = xcalloc(1, sizeof *s);
     s->be = be;
     s->cfg = *cfg;
     s->N = c->env.N, s->O = c->env.O, s->A = c->env.A;
     int maxE = c->E > c->eval_envs ? c->E : c->eval_envs;
+    if (c->reanalyse > maxE) maxE = c->reanalyse;
     int per = !c->sampled && c->mode == MCTS_MA_INDEPENDENT ? s->N : 1;
     wm_config mc = c->model;
     mc.N = s->N, mc.O = s->O, mc.A = s->A;
@@ -97,6 +111,9 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
         s->eval_sampled =
             s->sampled ? mcts_sampled_create(be, &eval_sampled_params, c->eval_envs, s->N, s->A, err, err_len) : NULL;
         built = s->eval_sampled != NULL;
+        if (built && c->reanalyse)
+            built = (s->rean_sampled = mcts_sampled_create(be, &c->sampled_params, c->reanalyse, s->N, s->A, err,
+                                                           err_len)) != NULL;
     } else {
         s->search = mcts_ma_create(be, &c->search, c->mode, c->E, s->N, s->A, c->joint_limit, c->partner_sample, err,
                                    err_len);
@@ -104,10 +121,15 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
                                                     c->partner_sample, err, err_len)
                                    : NULL;
         built = s->eval_search != NULL;
+        if (built && c->reanalyse)
+            built = (s->rean_search = mcts_ma_create(be, &c->search, c->mode, c->reanalyse, s->N, s->A, c->joint_limit,
+                                                     c->partner_sample, err, err_len)) != NULL;
     }
     if (!built) {
         mcts_sampled_destroy(s->sampled);
+        mcts_sampled_destroy(s->eval_sampled);
         mcts_ma_destroy(s->search);
+        mcts_ma_destroy(s->eval_search);
         wm_destroy(s->model);
         free(s);
         return NULL;
@@ -139,6 +161,14 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     s->d_value = be->alloc(be, (size_t)maxE * sizeof(float));
     if (s->drb) s->d_obs_prev = be->alloc(be, (size_t)c->E * NO * sizeof(float));
     if (c->awpo) s->d_pol = be->alloc(be, (size_t)c->E * NA * sizeof(float));
+    if (c->reanalyse) { /* the searched steps' masks are stored with them, and restrict the search's roots */
+        device_replay_keep_reanalyse(s->drb, c->reanalyse);
+        s->d_avail_prev = be->alloc(be, (size_t)c->E * NA);
+        s->d_rean_obs = be->alloc(be, (size_t)c->reanalyse * NO * sizeof(float));
+        s->d_rean_avail = be->alloc(be, (size_t)c->reanalyse * NA);
+        if (c->sampled) mcts_sampled_set_avail(s->rean_sampled, s->d_rean_avail);
+        else mcts_ma_set_avail(s->rean_search, s->d_rean_avail);
+    }
     if (s->rb) { /* the host replay's staging; the device replay reads device arrays */
         s->h_obs = xcalloc((size_t)c->E * NO, sizeof(float));
         s->h_pol = xcalloc((size_t)c->E * NA, sizeof(float));
@@ -166,6 +196,9 @@ void sync_destroy(sync_run *s) {
     s->be->free(s->be, s->d_value);
     s->be->free(s->be, s->d_obs_prev);
     s->be->free(s->be, s->d_pol);
+    s->be->free(s->be, s->d_avail_prev);
+    s->be->free(s->be, s->d_rean_obs);
+    s->be->free(s->be, s->d_rean_avail);
     void *all[] = {s->h_obs, s->h_pol, s->h_val, s->h_rew, s->h_fval, s->h_ret, s->h_act, s->h_term,
                    s->h_trunc, s->h_done_any, s->h_won};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
@@ -179,6 +212,8 @@ void sync_destroy(sync_run *s) {
     mcts_ma_destroy(s->eval_search);
     mcts_sampled_destroy(s->sampled);
     mcts_sampled_destroy(s->eval_sampled);
+    mcts_ma_destroy(s->rean_search);
+    mcts_sampled_destroy(s->rean_sampled);
     wm_destroy(s->model);
     free(s);
 }
@@ -255,6 +290,7 @@ static void rollout_step(sync_run *s) {
     }
     if (s->drb) { /* the observation the step replaces stays on the device */
         be->copy_d2d(be, s->d_obs_prev, b->obs, E * NO * sizeof(float));
+        if (s->d_avail_prev) be->copy_d2d(be, s->d_avail_prev, b->avail, E * NA);
     } else {
         be->copy_d2h(be, s->h_obs, b->obs, (size_t)E * NO * sizeof(float));
         be->copy_d2h(be, s->h_act, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
@@ -277,8 +313,8 @@ static void rollout_step(sync_run *s) {
     if (any_trunc) values_of(s, b->final_obs, E); /* bootstrap of the truncated episodes */
     double t4 = mz_clock_seconds();
     if (s->drb) {
-        device_replay_add(s->drb, s->d_obs_prev, search_actions(s), b->reward, b->terminated, b->truncated, policy,
-                          search_root_value(s), s->d_value);
+        device_replay_add(s->drb, s->d_obs_prev, s->d_avail_prev, search_actions(s), b->reward, b->terminated,
+                          b->truncated, policy, search_root_value(s), s->d_value);
     } else {
         be->copy_d2h(be, s->h_rew, b->reward, (size_t)E * sizeof(float));
         replay_add(s->rb, s->h_obs, s->h_act, s->h_rew, s->h_term, s->h_trunc, s->h_pol, s->h_val, s->h_fval);
@@ -290,6 +326,30 @@ static void rollout_step(sync_run *s) {
     s->time.replay += (t3 - t2) + (mz_clock_seconds() - t4);
 }
 
+/* Reanalyse: R stored steps searched again with the newest parameters (the
+ * training search's settings, noise included, as when they were played);
+ * their policies and root values replace the stored ones. The draws are
+ * counted by env steps, so a resumed run picks what the saved one would. */
+static void reanalyse(sync_run *s) {
+    int R = s->cfg.reanalyse;
+    double t0 = mz_clock_seconds();
+    device_replay_pick(s->drb, R, (uint64_t)s->env_steps, s->d_rean_obs, s->d_rean_avail);
+    mcts_ma_model mm = wm_search_model(s->model);
+    wm_search_set_obs(s->model, s->d_rean_obs, R);
+    const float *policy, *value;
+    if (s->cfg.sampled) {
+        mcts_sampled_run(s->rean_sampled, &mm);
+        policy = mcts_sampled_policy(s->rean_sampled), value = mcts_sampled_root_value(s->rean_sampled);
+    } else {
+        mcts_ma_run(s->rean_search, &mm);
+        policy = mcts_ma_policy(s->rean_search), value = mcts_ma_root_value(s->rean_search);
+    }
+    device_replay_refresh(s->drb, R, policy, value);
+    s->be->sync(s->be);
+    s->reanalysed += R;
+    s->time.reanalyse += mz_clock_seconds() - t0;
+}
+
 int sync_iterate(sync_run *s, sync_result *out) {
     const sync_config *c = &s->cfg;
     if (s->env_steps >= c->env_steps) return 0;
@@ -297,7 +357,8 @@ int sync_iterate(sync_run *s, sync_result *out) {
     for (int t = 0; t < c->rollout_steps && s->env_steps < c->env_steps; t++) rollout_step(s);
     /* data-parallel ranks start updating together: each update all-reduces */
     int64_t ready = s->drb ? device_replay_ready(s->drb) : replay_ready(s->rb);
-    if (mz_dist_min_i64(ready) >= c->min_ready)
+    if (mz_dist_min_i64(ready) >= c->min_ready) {
+        if (c->reanalyse) reanalyse(s);
         for (int u = 0; u < c->updates; u++) {
             learner_update(s->learner, &out->last);
             s->updates++;
@@ -305,6 +366,7 @@ int sync_iterate(sync_run *s, sync_result *out) {
             s->time.train_forward += out->last.seconds_forward;
             s->time.train_backward += out->last.seconds_backward;
         }
+    }
     s->time.total += mz_clock_seconds() - t0;
     sync_position(s, out);
     return 1;
@@ -315,6 +377,7 @@ void sync_position(const sync_run *s, sync_result *out) {
     out->env_steps = s->env_steps;
     out->updates = s->updates;
     out->episodes = s->n_rets;
+    out->reanalysed = s->reanalysed;
     int n = s->n_rets < RET_WINDOW ? (int)s->n_rets : RET_WINDOW;
     double sum = 0.0;
     for (int i = 0; i < n; i++) sum += s->rets[i];
@@ -385,6 +448,7 @@ static int state_blocks(sync_run *s, mz_state_block *list) {
     mz_state_add(list, &n, max, "sync.updates", &s->updates, sizeof s->updates, 0);
     mz_state_add(list, &n, max, "sync.returns", s->rets, sizeof s->rets, 0);
     mz_state_add(list, &n, max, "sync.episodes", &s->n_rets, sizeof s->n_rets, 0);
+    if (s->cfg.reanalyse) mz_state_add(list, &n, max, "sync.reanalysed", &s->reanalysed, sizeof s->reanalysed, 0);
     learner_state_blocks(s->learner, list, &n, max);
     if (s->drb) device_replay_state_blocks(s->drb, list, &n, max);
     else replay_state_blocks(s->rb, list, &n, max);
@@ -392,9 +456,11 @@ static int state_blocks(sync_run *s, mz_state_block *list) {
     if (s->cfg.sampled) {
         mcts_sampled_state_blocks(s->sampled, "search", list, &n, max);
         mcts_sampled_state_blocks(s->eval_sampled, "eval_search", list, &n, max);
+        if (s->rean_sampled) mcts_sampled_state_blocks(s->rean_sampled, "reanalyse_search", list, &n, max);
     } else {
         mcts_ma_state_blocks(s->search, "search", list, &n, max);
         mcts_ma_state_blocks(s->eval_search, "eval_search", list, &n, max);
+        if (s->rean_search) mcts_ma_state_blocks(s->rean_search, "reanalyse_search", list, &n, max);
     }
     return n;
 }

@@ -41,6 +41,7 @@ typedef struct {
     int rollout_steps;      /* steps of every env per rollout phase */
     int updates;            /* U: learner updates per rollout phase */
     int64_t min_ready;      /* updates start once this many steps are sampleable */
+    int reanalyse;          /* R: stored steps searched again before each phase's updates (device replay; 0: none) */
     int eval_envs;          /* episodes per evaluation (one per env) */
     int eval_sample;        /* evaluation samples (the search's own noisy choice, or the prior) instead of argmax */
     uint64_t seed;
@@ -50,15 +51,16 @@ typedef struct {
  * apart: env steps; the search's own work; the world model's forward calls
  * (the search's root and recurrent calls and the truncation bootstraps);
  * replay (host copies of a step, adding, sampling and uploading windows);
- * the training forward; backward with the AdamW step; and total, whose rest
+ * the training forward; backward with the AdamW step; reanalyse (its
+ * picks, searches and write-backs, model calls included); and total, whose rest
  * is bookkeeping. On CUDA each part includes the device time its copies wait
  * for. */
 typedef struct {
-    double env, search, model_forward, replay, train_forward, train_backward, total;
+    double env, search, model_forward, replay, train_forward, train_backward, reanalyse, total;
 } sync_timers;
 
 typedef struct {
-    int64_t env_steps, updates, episodes;
+    int64_t env_steps, updates, episodes, reanalysed;
     double train_return;    /* mean return of the last 100 finished training episodes */
     double eval_search;     /* mean return, greedy on the search policy */
     double eval_prior;      /* mean return, greedy on the prior policy (no search) */

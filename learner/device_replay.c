@@ -46,6 +46,10 @@ struct device_replay {
     float *new_prio;                     /* [B] */
     float *boot_obs, *boot_coef, *boot_partial;
     int last_B;
+    /* reanalyse (device_replay_keep_reanalyse) */
+    uint8_t *avail;      /* [E*T][N][A] legal actions of each stored step */
+    int32_t *pick_slot;  /* [max_picks] slots of the last pick */
+    int max_picks, last_picks;
     int32_t *h_e32; /* [max_batch] staging */
     float *h_ones;  /* [max_batch] */
 };
@@ -111,7 +115,7 @@ void device_replay_destroy(device_replay *r) {
     mz_backend *be = r->be;
     void *dev[] = {r->obs, r->pol, r->act, r->rew, r->fval, r->val, r->prio, r->pa, r->cum, r->bsum, r->bprefix, r->total, r->ready, r->max_prio, r->term,
                    r->trunc, r->count, r->env, r->step, r->new_prio, r->src_slot, r->boot_slot, r->boot_obs, r->boot_coef,
-                   r->boot_partial};
+                   r->boot_partial, r->avail, r->pick_slot};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) be->free(be, dev[i]);
     free(r->h_count);
     free(r->h_ready_e);
@@ -120,19 +124,58 @@ void device_replay_destroy(device_replay *r) {
     free(r);
 }
 
-void device_replay_add(device_replay *r, const float *obs, const int32_t *actions, const float *rewards,
-                       const uint8_t *terminated, const uint8_t *truncated, const float *policy,
+void device_replay_add(device_replay *r, const float *obs, const uint8_t *avail, const int32_t *actions,
+                       const float *rewards, const uint8_t *terminated, const uint8_t *truncated, const float *policy,
                        const float *root_value, const float *final_value) {
     const replay_config *c = &r->c;
     mz_backend *be = r->be;
     int NO = c->N * c->O, NA = c->N * c->A;
+    MZ_CHECK(!r->avail || avail, "device replay: reanalyse keeps legal-action masks, and the step came without them");
     /* rows first: they go to the slot of count[e], which the step kernel moves on */
     r->k->drp_store_rows(be, (int64_t)c->E * NO, r->obs, obs, r->count, c->T, NO);
     r->k->drp_store_rows(be, (int64_t)c->E * NA, r->pol, policy, r->count, c->T, NA);
+    if (r->avail) r->k->drp_store_mask(be, (int64_t)c->E * NA, r->avail, avail, r->count, c->T, NA);
     r->k->drp_store_step(be, c->E, r->act, r->rew, r->term, r->trunc, r->fval, r->val, r->prio, r->pa, r->ready,
                          r->count, actions, rewards, terminated, truncated, final_value, root_value, r->max_prio,
                          c->N, c->T, c->K + c->n_step, c->reward_shift, c->alpha);
     for (int e = 0; e < c->E; e++) r->h_count[e]++;
+}
+
+void device_replay_keep_reanalyse(device_replay *r, int max_picks) {
+    const replay_config *c = &r->c;
+    MZ_CHECK(max_picks >= 1, "device replay: reanalyse of %d steps at a time", max_picks);
+    MZ_CHECK(!r->avail && r->h_count[0] == 0, "device replay: reanalyse is set up once, before the first step");
+    size_t NA = (size_t)c->N * c->A;
+    r->avail = dev_zeroed(r->be, (size_t)r->ET * NA);
+    r->pick_slot = dev_zeroed(r->be, (size_t)max_picks * sizeof(int32_t));
+    r->max_picks = max_picks;
+}
+
+void device_replay_pick(device_replay *r, int R, uint64_t counter, float *obs, uint8_t *avail) {
+    const replay_config *c = &r->c;
+    mz_backend *be = r->be;
+    MZ_CHECK(r->avail, "device replay: pick before device_replay_keep_reanalyse");
+    MZ_CHECK(R >= 1 && R <= r->max_picks, "device replay: pick of %d steps (at most %d)", R, r->max_picks);
+    int NO = c->N * c->O, NA = c->N * c->A;
+    r->k->drp_pick_uniform(be, R, r->pick_slot, r->count, c->E, c->T, c->seed, MZ_STREAM_DEVICE_REPLAY_PICK,
+                           counter * (uint64_t)R);
+    r->k->drp_gather(be, (int64_t)R * NO, obs, r->obs, r->pick_slot, NO, 0.0f);
+    r->k->drp_gather_mask(be, (int64_t)R * NA, avail, r->avail, r->pick_slot, NA);
+    r->last_picks = R;
+}
+
+void device_replay_refresh(device_replay *r, int R, const float *policy, const float *root_value) {
+    const replay_config *c = &r->c;
+    MZ_CHECK(R == r->last_picks, "device replay: %d results for a pick of %d", R, r->last_picks);
+    int NA = c->N * c->A;
+    r->k->drp_scatter(r->be, (int64_t)R * NA, r->pol, policy, r->pick_slot, R, NA);
+    r->k->drp_scatter(r->be, R, r->val, root_value, r->pick_slot, R, 1);
+    r->last_picks = 0;
+}
+
+void device_replay_last_picks(device_replay *r, int R, int32_t *slot) {
+    MZ_CHECK(R <= r->max_picks, "device replay: %d picks asked, at most %d", R, r->max_picks);
+    r->be->copy_d2h(r->be, slot, r->pick_slot, (size_t)R * sizeof(int32_t));
 }
 
 /* the per-env counts: E integers, not a pass over the slots */
@@ -261,6 +304,8 @@ void device_replay_state_blocks(device_replay *r, mz_state_block *list, int *n, 
     mz_state_add(list, n, max, "replay.ready", &r->h_ready, sizeof r->h_ready, 0);
     mz_state_add(list, n, max, "replay.max_priority", r->max_prio, sizeof(float), 1);
     mz_state_add(list, n, max, "replay.sample_calls", &r->calls, sizeof r->calls, 0);
+    if (r->avail)
+        mz_state_add(list, n, max, "replay.avail", r->avail, (size_t)r->ET * r->c.N * r->c.A, 1);
 }
 
 void device_replay_state_loaded(device_replay *r) {

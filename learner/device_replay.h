@@ -43,11 +43,13 @@ device_replay *device_replay_create(mz_backend *be, const replay_config *cfg);
 void device_replay_destroy(device_replay *r);
 
 /* One step of every environment, all device arrays: obs [E][N][O] observed
- * before acting, actions [E][N], rewards [E], terminated/truncated [E]
- * (uint8), policy [E][N][A], root_value [E], final_value [E] (read where
- * truncated and not terminated). */
-void device_replay_add(device_replay *r, const float *obs, const int32_t *actions, const float *rewards,
-                       const uint8_t *terminated, const uint8_t *truncated, const float *policy,
+ * before acting, avail [E][N][A] its legal actions (read only after
+ * device_replay_keep_reanalyse; may be NULL before), actions [E][N],
+ * rewards [E], terminated/truncated [E] (uint8), policy [E][N][A],
+ * root_value [E], final_value [E] (read where truncated and not
+ * terminated). */
+void device_replay_add(device_replay *r, const float *obs, const uint8_t *avail, const int32_t *actions,
+                       const float *rewards, const uint8_t *terminated, const uint8_t *truncated, const float *policy,
                        const float *root_value, const float *final_value);
 
 int64_t device_replay_ready(device_replay *r);            /* sampleable steps (a device pass, one copy) */
@@ -80,6 +82,22 @@ device_replay_bootstrap device_replay_last_bootstrap(device_replay *r);
  * (0 where the target does not bootstrap) for the logged means. */
 void device_replay_rewrite_targets(device_replay *r, int rows, float *value, float *sel, float *shift, float *is_boot,
                                    const float *boot_value);
+
+/* Reanalyse (sync mode): new search results for stored steps. Call
+ * device_replay_keep_reanalyse once before the first step: from then on
+ * each step's legal-action masks are kept too (a state block of their own).
+ * device_replay_pick draws R <= max_picks stored steps, each a uniform env
+ * and a uniform step of its ring (counter-based draws at `counter`, which
+ * the caller never repeats), into obs [R][N][O] and avail [R][N][A]
+ * (device arrays); device_replay_refresh then writes the search's policy
+ * [R][N][A] and root value [R] over those steps' stored ones, before the
+ * next add. Priorities are left as they are: the next sample of a window
+ * sets them from its new targets. device_replay_last_picks: the picked
+ * slots e*T + i%T (host [R], for tests). */
+void device_replay_keep_reanalyse(device_replay *r, int max_picks);
+void device_replay_pick(device_replay *r, int R, uint64_t counter, float *obs, uint8_t *avail);
+void device_replay_refresh(device_replay *r, int R, const float *policy, const float *root_value);
+void device_replay_last_picks(device_replay *r, int R, int32_t *slot);
 
 /* Host copies for tests: priorities [E*T] (0 = not ready) by slot e*T + i%T. */
 void device_replay_priorities(device_replay *r, float *out);

@@ -23,6 +23,7 @@
 #include "src/rng.h"
 
 #define MZ_STREAM_DEVICE_REPLAY_SAMPLE 0x5eb1a8u
+#define MZ_STREAM_DEVICE_REPLAY_PICK 0x5eb1a9u
 
 HD static inline int64_t drp_slot(int64_t e, int64_t i, int T) { return e * T + i % T; }
 
@@ -207,6 +208,46 @@ HD static inline void drp_gather_body(int64_t i, float *dst, const float *data, 
                                       float fill) {
     int64_t r = i / W;
     dst[i] = rows[r] >= 0 ? data[(int64_t)rows[r] * W + i % W] : fill;
+}
+
+/* Reanalyse (device_replay_pick / device_replay_refresh). */
+
+/* Index i of E*W: env e's legal-action row into its next slot, as
+ * drp_store_rows (the masks the reanalyse search restricts its roots to). */
+HD static inline void drp_store_mask_body(int64_t i, uint8_t *dst, const uint8_t *src, const int64_t *count, int T,
+                                          int W) {
+    int64_t e = i / W;
+    dst[drp_slot(e, count[e], T) * W + i % W] = src[i];
+}
+
+/* Pick i: a uniform env, then a uniform step among those its ring holds
+ * (ready or not: a step's policy and bootstrap value are targets of the
+ * windows that reach it), as its slot; -1 while the env has none. */
+HD static inline void drp_pick_uniform_body(int64_t i, int32_t *slot, const int64_t *count, int E, int T,
+                                            uint64_t seed, uint32_t stream, uint64_t offset) {
+    mz_rng g;
+    mz_rng_init(&g, seed, stream, offset + (uint64_t)i);
+    int64_t e = (int64_t)(((uint64_t)mz_rng_u32(&g) * (uint64_t)E) >> 32);
+    int64_t cnt = count[e], held = cnt < T ? cnt : T;
+    int64_t j = (int64_t)(((uint64_t)mz_rng_u32(&g) * (uint64_t)held) >> 32);
+    slot[i] = held > 0 ? (int32_t)drp_slot(e, cnt - held + j, T) : -1;
+}
+
+/* Index i of rows*W: as drp_gather for masks; where rows[r] < 0, all legal. */
+HD static inline void drp_gather_mask_body(int64_t i, uint8_t *dst, const uint8_t *data, const int32_t *rows, int W) {
+    int64_t r = i / W;
+    dst[i] = rows[r] >= 0 ? data[(int64_t)rows[r] * W + i % W] : (uint8_t)1;
+}
+
+/* Index i of R*W: row r of src into row rows[r] of data [.][W], skipped
+ * where rows[r] < 0 or a later row goes to the same place (the last write
+ * wins on every backend; the check keeps the writes disjoint). */
+HD static inline void drp_scatter_body(int64_t i, float *data, const float *src, const int32_t *rows, int R, int W) {
+    int64_t r = i / W;
+    if (rows[r] < 0) return;
+    for (int r2 = (int)r + 1; r2 < R; r2++)
+        if (rows[r2] == rows[r]) return;
+    data[(int64_t)rows[r] * W + i % W] = src[i];
 }
 
 /* Sample b's new priority, unless its step was evicted since it was drawn

@@ -112,6 +112,7 @@ typedef struct {
         bool replay_on_device;
         double coef_reward, coef_value, coef_policy, coef_consistency, hidden_grad_scale;
         int64_t rollout_steps, updates_per_rollout, min_replay_steps;
+        double reanalyse_fraction;
         int64_t eval_interval_updates, eval_episodes, checkpoint_interval_updates;
         bool eval_greedy;
         int value_bootstrap; /* mz_value_bootstrap */

@@ -214,6 +214,9 @@ const mz_cfg_key mz_config_schema[] = {
      "learner updates after each rollout phase (replay ratio: this x batch_size / (rollout_steps x num_envs))"},
     {"muzero.min_replay_steps", MZ_CFG_INT, OFF(muzero.min_replay_steps), 0, "1000", 1, BIG, NULL, NULL,
      "updates start once this many steps are sampleable"},
+    {"muzero.reanalyse_fraction", MZ_CFG_FLOAT, OFF(muzero.reanalyse_fraction), 0, "0", 0, 64, NULL, NULL,
+     "sync mode: stored steps searched again with the newest parameters per env step, their policy and root-value "
+     "targets replaced (device replay; async mode: async.num_reanalyse)"},
     {"muzero.replay_on_device", MZ_CFG_BOOL, OFF(muzero.replay_on_device), 0, "true", 0, 0, NULL, NULL,
      "mode=sync: the replay, its targets and prioritised sampling live on the training device "
      "(learner/device_replay.h); false: the host replay, windows uploaded every update (mode=async always uses "

@@ -128,6 +128,17 @@ check "AWPO and target-network scalars in metrics.jsonl" bash -c \
     _ "$mz_dir/smoke"
 expect 2 "muzero.awpo=true needs mcts.mode=sampled" -- train configs/chain_mazero_sync.json device=cpu --quiet \
     muzero.awpo=true "log.dir=$mz_dir/smoke"
+# sync reanalyse: searched again on the device replay; it needs the device replay and is sync mode's
+expect 0 "reanalyse" -- train configs/spread_mazero_sync.json device=cpu threads=1 total_env_steps=128 env.num_envs=4 \
+    env.max_steps=16 muzero.min_replay_steps=32 muzero.batch_size=8 mcts.num_simulations=4 muzero.eval_episodes=2 \
+    muzero.reanalyse_fraction=2 log.console=plain "log.dir=$mz_dir/reanalyse"
+check "reanalyse time share and count in metrics.jsonl" bash -c \
+    'grep -q "\"time_share_reanalyse\"" "$1"/mazero/*/*/metrics.jsonl &&
+     grep -q "\"reanalysed\":[1-9]" "$1"/mazero/*/*/metrics.jsonl' _ "$mz_dir/reanalyse"
+expect 2 "set muzero.replay_on_device=true" -- train configs/chain_mazero_sync.json \
+    device=cpu --quiet muzero.reanalyse_fraction=1 muzero.replay_on_device=false "log.dir=$mz_dir/smoke"
+expect 2 "muzero.reanalyse_fraction is sync mode's" -- train configs/chain_mazero_async.json device=cpu --quiet \
+    muzero.reanalyse_fraction=1 "log.dir=$mz_dir"
 # resume: the run goes on in its own directory, metrics appended; eval of the result
 resume_dir=$(mktemp -d)
 "$mazero" train configs/chain_mazero_sync.json device=cpu --quiet total_env_steps=96 muzero.min_replay_steps=16 \

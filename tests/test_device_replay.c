@@ -6,7 +6,9 @@
  * (duplicates, eviction, the maximum) as the host applies them;
  * prioritised sampling frequencies and importance weights; CPU and
  * emulated CUDA drawing the same batches; and one training step from a
- * device batch equal to one from the host's uploaded batch. On the emulated
+ * device batch equal to one from the host's uploaded batch; reanalyse's
+ * picks (stored steps with their masks, uniform) and write-backs (the host
+ * replay's windows after replay_set_search). On the emulated
  * backend every kernel runs through learner/device_replay_cuda.cu's
  * launchers (test_emu_runs_cuda_launchers shows it). */
 #include <math.h>
@@ -132,6 +134,14 @@ static void host_windows(replay *h, int nb, const int *env, const int64_t *step,
     memcpy(out->w, w->weight, nb * f);
 }
 
+/* the same nb windows from both replays: want from the host's, got downloaded from the device's */
+static void both_windows(replay *h, device_replay *d, mz_backend *be, gbatch *g, int nb, const int *env,
+                         const int64_t *step, hbatch *want, hbatch *got) {
+    host_windows(h, nb, env, step, want);
+    device_replay_windows(d, nb, env, step, &g->d);
+    download(be, &g->d, nb, got);
+}
+
 /* every stored, ready step: (env, step) lists; returns the count */
 static int ready_steps(const float *prio, const int64_t *count, int *env, int64_t *step, int max) {
     int n = 0;
@@ -156,7 +166,7 @@ static void matches_host(mz_backend *be) {
     device_replay *d = device_replay_create(be, &c);
     replay_keep_bootstrap(h);
     device_replay_keep_bootstrap(d);
-    test_replay tr = {NULL, d, be, E, N, O, A};
+    test_replay tr = {NULL, d, be, E, N, O, A, NULL};
     gbatch g = gbatch_new(be);
     float hp[E * T], dp[E * T];
     int windows = 0, absorbed = 0, bootstraps = 0;
@@ -174,9 +184,7 @@ static void matches_host(mz_backend *be) {
         for (int first = 0; first < n; first += B) {
             int nb = n - first < B ? n - first : B;
             static hbatch want, got;
-            host_windows(h, nb, env + first, step + first, &want);
-            device_replay_windows(d, nb, env + first, step + first, &g.d);
-            download(be, &g.d, nb, &got);
+            both_windows(h, d, be, &g, nb, env + first, step + first, &want, &got);
             download_bootstrap(be, d, nb, &got);
             assert_memory_equal(&want, &got, sizeof want);
             for (int kb = 0; kb < (K + 1) * nb; kb++) absorbed += want.mask[kb] == 0.0f, bootstraps += want.boot_coef[kb] > 0.0f;
@@ -209,7 +217,7 @@ static void test_priority_updates(void **state) {
     replay_config c = config();
     replay *h = replay_create(&c);
     device_replay *d = device_replay_create(be, &c);
-    test_replay tr = {NULL, d, be, E, N, O, A};
+    test_replay tr = {NULL, d, be, E, N, O, A, NULL};
     gbatch g = gbatch_new(be);
     int i = 0;
     for (; i < 40; i++) add_both(h, &tr, i);
@@ -264,7 +272,7 @@ static void test_priority_updates(void **state) {
 static void sampling(mz_backend *be, int batches, int32_t *envs_out, int64_t *steps_out, float *weights_out) {
     replay_config c = config();
     device_replay *d = device_replay_create(be, &c);
-    test_replay tr = {NULL, d, be, E, N, O, A};
+    test_replay tr = {NULL, d, be, E, N, O, A, NULL};
     gbatch g = gbatch_new(be);
     for (int i = 0; i < STEPS; i++) add_both(NULL, &tr, i);
     float dp[E * T];
@@ -360,7 +368,7 @@ static void test_device_batch_step(void **state) {
     replay_config c = config();
     replay *h = replay_create(&c);
     device_replay *d = device_replay_create(be, &c);
-    test_replay tr = {NULL, d, be, E, N, O, A};
+    test_replay tr = {NULL, d, be, E, N, O, A, NULL};
     for (int i = 0; i < STEPS; i++) add_both(h, &tr, i);
     float hp[E * T];
     replay_priorities(h, hp);
@@ -394,6 +402,110 @@ static void test_device_batch_step(void **state) {
     replay_destroy(h);
 }
 
+/* Reanalyse: masks of step i of every env (some actions illegal). */
+static void step_avail(int i, uint8_t *avail) {
+    for (int e = 0; e < E; e++)
+        for (int n = 0; n < N; n++)
+            for (int a = 0; a < A; a++) avail[(e * N + n) * A + a] = (uint8_t)((i + e + n + a) % 3 != 0);
+}
+
+enum { PICKS = 16, ROUNDS = 200 };
+
+/* Picks land on stored steps with their observation and masks, uniformly
+ * over envs and steps; refreshed policies and root values give the windows
+ * (policy and value targets) that replay_set_search gives the host replay,
+ * duplicates included (the last write wins). The slots of the first round
+ * go to slots_out, for the CPU/emulation comparison. */
+static void reanalyse(mz_backend *be, int32_t *slots_out) {
+    replay_config c = config();
+    replay *h = replay_create(&c);
+    device_replay *d = device_replay_create(be, &c);
+    device_replay_keep_reanalyse(d, PICKS);
+    replay_keep_bootstrap(h); /* host_windows reads its split */
+    device_replay_keep_bootstrap(d);
+    uint8_t avail[E * N * A];
+    test_replay tr = {NULL, d, be, E, N, O, A, avail};
+    for (int i = 0; i < STEPS; i++) {
+        step_avail(i, avail);
+        add_both(h, &tr, i);
+    }
+    size_t NO = N * O, NA = N * A;
+    float *d_obs = be->alloc(be, PICKS * NO * sizeof(float)), *d_pol = be->alloc(be, PICKS * NA * sizeof(float));
+    float *d_val = be->alloc(be, PICKS * sizeof(float));
+    uint8_t *d_avail = be->alloc(be, PICKS * NA);
+    static int hits[E * T];
+    memset(hits, 0, sizeof hits);
+    int dups = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        float obs[PICKS * N * O], pol[PICKS * N * A], val[PICKS];
+        uint8_t got_avail[PICKS * N * A], want_avail[E * N * A];
+        int32_t slot[PICKS];
+        device_replay_pick(d, PICKS, (uint64_t)round, d_obs, d_avail);
+        device_replay_last_picks(d, PICKS, slot);
+        be->copy_d2h(be, obs, d_obs, sizeof obs);
+        be->copy_d2h(be, got_avail, d_avail, sizeof got_avail);
+        if (round == 0) memcpy(slots_out, slot, sizeof slot);
+        for (int p = 0; p < PICKS; p++) {
+            assert_true(slot[p] >= 0 && slot[p] < E * T);
+            int e = slot[p] / T;
+            int64_t i = (int64_t)(STEPS - 1) - ((STEPS - 1) - slot[p] % T) % T; /* the step the slot holds */
+            assert_int_equal((int)obs[p * NO] / 1000, e); /* observations encode (env, step) */
+            assert_int_equal((int64_t)(obs[p * NO] - 1000.0f * (float)e), i);
+            step_avail((int)i, want_avail);
+            assert_memory_equal(got_avail + p * NA, want_avail + e * NA, NA);
+            hits[slot[p]]++;
+            for (int q = 0; q < p; q++) dups += slot[q] == slot[p];
+            for (size_t j = 0; j < NA; j++) pol[p * NA + j] = 0.01f * (float)(round * PICKS + p) + 0.001f * (float)j;
+            val[p] = -3.0f - 0.1f * (float)(round * PICKS + p);
+        }
+        if (round % 50 == 0 || round == ROUNDS - 1) { /* write back; the host replay gets the same, in order */
+            be->copy_h2d(be, d_pol, pol, sizeof pol);
+            be->copy_h2d(be, d_val, val, sizeof val);
+            device_replay_refresh(d, PICKS, d_pol, d_val);
+            for (int p = 0; p < PICKS; p++) {
+                int e = slot[p] / T;
+                int64_t i = (int64_t)(STEPS - 1) - ((STEPS - 1) - slot[p] % T) % T;
+                replay_set_search(h, e, i, pol + p * NA, val[p]);
+            }
+        }
+    }
+    double draws = (double)ROUNDS * PICKS, p_slot = 1.0 / (E * T);
+    int least = hits[0], most = hits[0];
+    for (int k = 0; k < E * T; k++) least = hits[k] < least ? hits[k] : least, most = hits[k] > most ? hits[k] : most;
+    print_message("%s: %d picks over %d slots, %d to %d each (expected %.1f), %d duplicates within a pick\n",
+                  be->name, (int)draws, E * T, least, most, draws * p_slot, dups);
+    double sd = sqrt(draws * p_slot * (1.0 - p_slot));
+    assert_true(least > draws * p_slot - 5.0 * sd && most < draws * p_slot + 5.0 * sd);
+    assert_true(dups > 0); /* the last-write-wins rule was exercised */
+    /* every ready window, targets included, as the host replay's */
+    float hp[E * T];
+    replay_priorities(h, hp);
+    int env[E * T];
+    int64_t step[E * T];
+    int n = ready_after_stream(hp, env, step);
+    gbatch g = gbatch_new(be);
+    for (int first = 0; first < n; first += B) {
+        int nb = n - first < B ? n - first : B;
+        static hbatch want, got;
+        both_windows(h, d, be, &g, nb, env + first, step + first, &want, &got);
+        assert_memory_equal(want.pol, got.pol, sizeof want.pol);
+        assert_memory_equal(want.val, got.val, sizeof want.val);
+    }
+    gbatch_free(&g);
+    void *all[] = {d_obs, d_pol, d_val, d_avail};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) be->free(be, all[i]);
+    device_replay_destroy(d);
+    replay_destroy(h);
+}
+
+static void test_reanalyse(void **state) {
+    (void)state;
+    int32_t slots[2][PICKS];
+    reanalyse(test_cpu_backend(), slots[0]);
+    reanalyse(test_emu_backend(), slots[1]);
+    assert_memory_equal(slots[0], slots[1], sizeof slots[0]);
+}
+
 /* Under emulation the device replay's kernels are device_replay_cuda.cu's
  * launchers, which refuse a host pointer as an output as a GPU would: a
  * host observation buffer in the batch stops the gather kernel. */
@@ -401,7 +513,7 @@ static void windows_into_host_memory(void *arg) {
     mz_backend *be = arg;
     replay_config c = config();
     device_replay *d = device_replay_create(be, &c);
-    test_replay tr = {NULL, d, be, E, N, O, A};
+    test_replay tr = {NULL, d, be, E, N, O, A, NULL};
     for (int i = 0; i < 2 * (K + NS); i++) add_both(NULL, &tr, i);
     gbatch g = gbatch_new(be);
     static float host_obs[KB * N * O];
@@ -427,7 +539,7 @@ static int run_device_replay(void) {
         cmocka_unit_test(test_matches_host_cpu), cmocka_unit_test(test_matches_host_emu),
         cmocka_unit_test(test_priority_updates), cmocka_unit_test(test_sampling),
         cmocka_unit_test(test_cpu_emu_same_draws), cmocka_unit_test(test_device_batch_step),
-        cmocka_unit_test(test_emu_runs_cuda_launchers),
+        cmocka_unit_test(test_emu_runs_cuda_launchers), cmocka_unit_test(test_reanalyse),
     };
     return MZ_RUN_GROUP("device_replay", tests);
 }

@@ -85,7 +85,7 @@ static rig make_rig_with(mz_backend *be, uint64_t seed, const target_settings *t
     replay_config rc = {E, N, O, A, 64, K, NS, 0.9f, 0.6f, 0.4f, 1000, B, seed, 0.0f};
     g.rb = on_device ? NULL : replay_create(&rc);
     g.drb = on_device ? device_replay_create(be, &rc) : NULL;
-    test_replay tr = {g.rb, g.drb, be, E, N, O, A};
+    test_replay tr = {g.rb, g.drb, be, E, N, O, A, NULL};
     fill_fn(&tr);
     learner_config lc = {B, {0.9f, 0.999f, 1e-8f, 1e-4f, 5.0f, 1.0f}, {3e-3f, 10, 1000, 3e-4f}};
     g.l = on_device ? learner_create_device(g.m, g.drb, &lc) : learner_create(g.m, g.rb, &lc);

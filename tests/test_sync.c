@@ -210,9 +210,10 @@ static void phase(sync_run *s, int i, learner_stats *out) {
     if (i == RESUME_PHASES / 2 + 1) sync_evaluate(s, 1, NULL);
 }
 
-static void resume_case(int sampled, int host_replay) {
+static void resume_case(int sampled, int host_replay, int reanalyse) {
     char err[512];
     sync_config c = resume_config(sampled, host_replay);
+    c.reanalyse = reanalyse; /* its picks, search noise and masks are state too */
     learner_stats straight[RESUME_PHASES], resumed[RESUME_PHASES];
     memset(straight, 0, sizeof straight), memset(resumed, 0, sizeof resumed);
     sync_run *a = sync_create(test_cpu_backend(), &c, err, sizeof err);
@@ -250,11 +251,21 @@ static void resume_case(int sampled, int host_replay) {
     assert_int_equal(sync_load_state(o, state, err, sizeof err), -1);
     assert_non_null(strstr(err, "replay.obs"));
     sync_destroy(o);
-    /* both replays save the same blocks: a run saved with one resumes with the other */
+    /* both replays save the same blocks: a run saved with one resumes with the other (reanalyse
+     * needs the device replay) */
     other = c;
+    other.reanalyse = 0;
     other.host_replay = !host_replay;
     o = sync_create(test_cpu_backend(), &other, err, sizeof err);
     assert_int_equal(mz_checkpoint_load(model, sync_params(o), true, NULL, NULL, err, sizeof err), 0);
+    if (reanalyse) { /* the saved masks and reanalyse search have no place in a run without reanalyse */
+        assert_int_equal(sync_load_state(o, state, err, sizeof err), -1);
+        print_message("reanalysed state into a run without reanalyse: %s\n", err);
+        other.host_replay = host_replay, other.reanalyse = reanalyse;
+        sync_destroy(o);
+        o = sync_create(test_cpu_backend(), &other, err, sizeof err);
+        assert_int_equal(mz_checkpoint_load(model, sync_params(o), true, NULL, NULL, err, sizeof err), 0);
+    }
     if (sync_load_state(o, state, err, sizeof err) != 0) fail_msg("%s", err);
     sync_result pos;
     sync_position(o, &pos);
@@ -273,14 +284,21 @@ static void resume_case(int sampled, int host_replay) {
 
 static void test_resume_exact(void **state) {
     (void)state;
-    resume_case(0, 0);
-    resume_case(0, 1);
+    resume_case(0, 0, 0);
+    resume_case(0, 1, 0);
 }
 
 static void test_resume_exact_sampled(void **state) {
     (void)state;
-    resume_case(1, 0);
-    resume_case(1, 1);
+    resume_case(1, 0, 0);
+    resume_case(1, 1, 0);
+}
+
+/* With reanalyse (5 stored steps re-searched per phase, joint and sampled). */
+static void test_resume_exact_reanalyse(void **state) {
+    (void)state;
+    resume_case(0, 0, 5);
+    resume_case(1, 0, 5);
 }
 
 /* Full sync iterations (rollout with joint search and root masks, env
@@ -288,10 +306,12 @@ static void test_resume_exact_sampled(void **state) {
  * give the CPU backend's losses, bitwise, with the device replay (its .cu
  * kernels) and with the host one, and with sampled search and AWPO's
  * policy targets computed on the device (learner/awpo_cuda.cu) with either
- * replay. */
-static void cpu_emu_parity(int host_replay, int awpo) {
+ * replay; and with reanalyse (device_replay_cuda.cu's pick, mask gather and
+ * scatter kernels). */
+static void cpu_emu_parity(int host_replay, int awpo, int reanalyse) {
     char err[512];
-    sync_config c = resume_config(awpo, host_replay);
+    sync_config c = resume_config(awpo || reanalyse > 1, host_replay);
+    c.reanalyse = reanalyse;
     if (awpo) c.awpo = 1, c.awpo_alpha = 2.0f, c.awpo_clip = 3.0f; /* sampled search, AWPO targets on the device */
     learner_stats cpu[RESUME_PHASES / 2], emu[RESUME_PHASES / 2];
     memset(cpu, 0, sizeof cpu), memset(emu, 0, sizeof emu);
@@ -322,10 +342,12 @@ static void cpu_emu_parity(int host_replay, int awpo) {
 
 static void test_cpu_emu_parity(void **state) {
     (void)state;
-    cpu_emu_parity(0, 0);
-    cpu_emu_parity(1, 0);
-    cpu_emu_parity(0, 1);
-    cpu_emu_parity(1, 1);
+    cpu_emu_parity(0, 0, 0);
+    cpu_emu_parity(1, 0, 0);
+    cpu_emu_parity(0, 1, 0);
+    cpu_emu_parity(1, 1, 0);
+    cpu_emu_parity(0, 0, 1); /* reanalyse of one step per phase with joint search, */
+    cpu_emu_parity(0, 0, 6); /* and of six with sampled search */
 }
 
 /* The sync loop stores the same steps in both replays: with no updates
@@ -403,6 +425,7 @@ static int run_sync(void) {
         cmocka_unit_test(test_greedy_eval_noise_free),
         cmocka_unit_test(test_resume_exact),
         cmocka_unit_test(test_resume_exact_sampled),
+        cmocka_unit_test(test_resume_exact_reanalyse),
         cmocka_unit_test(test_cpu_emu_parity),
         cmocka_unit_test(test_replays_store_alike),
         cmocka_unit_test(test_search_keys),

@@ -188,6 +188,8 @@ void test_replay_add(test_replay *r, const float *obs, const int32_t *actions, c
     float *d_val = be->alloc(be, E * f), *d_fv = be->alloc(be, E * f);
     int32_t *d_act = be->alloc(be, E * r->N * sizeof(int32_t));
     uint8_t *d_term = be->alloc(be, E), *d_trunc = be->alloc(be, E);
+    uint8_t *d_avail = r->avail ? be->alloc(be, NA) : NULL;
+    if (d_avail) be->copy_h2d(be, d_avail, r->avail, NA);
     be->copy_h2d(be, d_obs, obs, NO * f);
     be->copy_h2d(be, d_act, actions, E * r->N * sizeof(int32_t));
     be->copy_h2d(be, d_rew, rewards, E * f);
@@ -197,7 +199,7 @@ void test_replay_add(test_replay *r, const float *obs, const int32_t *actions, c
     be->copy_h2d(be, d_val, root_value, E * f);
     if (final_value) be->copy_h2d(be, d_fv, final_value, E * f);
     else be->zero(be, d_fv, E * f);
-    device_replay_add(r->dev, d_obs, d_act, d_rew, d_term, d_trunc, d_pol, d_val, d_fv);
-    void *all[] = {d_obs, d_rew, d_pol, d_val, d_fv, d_act, d_term, d_trunc};
+    device_replay_add(r->dev, d_obs, d_avail, d_act, d_rew, d_term, d_trunc, d_pol, d_val, d_fv);
+    void *all[] = {d_obs, d_rew, d_pol, d_val, d_fv, d_act, d_term, d_trunc, d_avail};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) be->free(be, all[i]);
 }

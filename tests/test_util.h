@@ -84,6 +84,7 @@ typedef struct {
     struct device_replay *dev;
     mz_backend *be;
     int E, N, O, A;
+    const uint8_t *avail; /* [E][N][A] legal actions of the next step (host), or NULL */
 } test_replay;
 void test_replay_add(test_replay *r, const float *obs, const int32_t *actions, const float *rewards,
                      const uint8_t *terminated, const uint8_t *truncated, const float *policy, const float *root_value,
