@@ -40,7 +40,6 @@ struct sync_run {
     uint8_t *d_avail_prev; /* reanalyse: [E*N*A] their legal actions */
     float *d_rean_obs;     /* reanalyse: [R*N*O] picked observations */
     uint8_t *d_rean_avail; /* [R*N*A] their legal actions */
-    int64_t reanalysed;
     float *d_pol;          /* awpo: [E*N*A] targets */
     /* host staging */
     float *h_obs, *h_pol, *h_val, *h_rew, *h_fval, *h_ret;
@@ -346,7 +345,6 @@ static void reanalyse(sync_run *s) {
     }
     device_replay_refresh(s->drb, R, policy, value);
     s->be->sync(s->be);
-    s->reanalysed += R;
     s->time.reanalyse += mz_clock_seconds() - t0;
 }
 
@@ -358,7 +356,7 @@ int sync_iterate(sync_run *s, sync_result *out) {
     /* data-parallel ranks start updating together: each update all-reduces */
     int64_t ready = s->drb ? device_replay_ready(s->drb) : replay_ready(s->rb);
     if (mz_dist_min_i64(ready) >= c->min_ready) {
-        if (c->reanalyse) reanalyse(s);
+        if (c->reanalyse && c->updates) reanalyse(s); /* new targets only for updates to read */
         for (int u = 0; u < c->updates; u++) {
             learner_update(s->learner, &out->last);
             s->updates++;
@@ -377,7 +375,8 @@ void sync_position(const sync_run *s, sync_result *out) {
     out->env_steps = s->env_steps;
     out->updates = s->updates;
     out->episodes = s->n_rets;
-    out->reanalysed = s->reanalysed;
+    /* one pick of R steps before each phase's updates */
+    out->reanalysed = s->cfg.updates ? s->updates / s->cfg.updates * s->cfg.reanalyse : 0;
     int n = s->n_rets < RET_WINDOW ? (int)s->n_rets : RET_WINDOW;
     double sum = 0.0;
     for (int i = 0; i < n; i++) sum += s->rets[i];
@@ -448,7 +447,6 @@ static int state_blocks(sync_run *s, mz_state_block *list) {
     mz_state_add(list, &n, max, "sync.updates", &s->updates, sizeof s->updates, 0);
     mz_state_add(list, &n, max, "sync.returns", s->rets, sizeof s->rets, 0);
     mz_state_add(list, &n, max, "sync.episodes", &s->n_rets, sizeof s->n_rets, 0);
-    if (s->cfg.reanalyse) mz_state_add(list, &n, max, "sync.reanalysed", &s->reanalysed, sizeof s->reanalysed, 0);
     learner_state_blocks(s->learner, list, &n, max);
     if (s->drb) device_replay_state_blocks(s->drb, list, &n, max);
     else replay_state_blocks(s->rb, list, &n, max);
