@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "actors/param_slot.h"
+#include "actors/play_search.h"
 #include "src/check.h"
 #include "src/safetensors.h"
 #include "src/clock.h"
@@ -31,8 +32,7 @@ typedef struct async_worker {
     int started;
     mz_backend *be;
     wm_model *model;
-    mcts_ma_search *search;
-    mcts_sampled_search *sampled;
+    play_search search;
     mz_vecenv *env;
     float *d_logits, *d_value, *d_obs;
     int64_t version; /* parameters in use */
@@ -101,20 +101,6 @@ static uint64_t worker_seed(const async_run *a, int worker) {
            (uint64_t)a->resumed_steps * 0xD1B54A32D192ED03ull; /* a resumed run plays new episodes */
 }
 
-static void search_run(async_worker *w, const mcts_ma_model *mm) {
-    if (w->sampled) mcts_sampled_run(w->sampled, mm);
-    else mcts_ma_run(w->search, mm);
-}
-static const int32_t *search_actions(const async_worker *w) {
-    return w->sampled ? mcts_sampled_actions(w->sampled) : mcts_ma_actions(w->search);
-}
-static const float *search_policy(const async_worker *w) {
-    return w->sampled ? mcts_sampled_policy(w->sampled) : mcts_ma_policy(w->search);
-}
-static const float *search_root_value(const async_worker *w) {
-    return w->sampled ? mcts_sampled_root_value(w->sampled) : mcts_ma_root_value(w->search);
-}
-
 /* Inside the worker's thread: its one-thread CPU backend, model, search,
  * environments and buffers. */
 static int worker_build(async_worker *w, char *err, size_t err_len) {
@@ -135,17 +121,10 @@ static int worker_build(async_worker *w, char *err, size_t err_len) {
     mc.discount = b->replay.discount;
     w->model = wm_create(w->be, &mc, err, err_len);
     if (!w->model) return -1;
-    if (b->sampled) {
-        mcts_sampled_params sp = b->sampled_params;
-        sp.seed = seed;
-        w->sampled = mcts_sampled_create(w->be, &sp, E, N, A, err, err_len);
-        if (!w->sampled) return -1;
-    } else {
-        mcts_params sp = b->search;
-        sp.seed = seed;
-        w->search = mcts_ma_create(w->be, &sp, b->mode, E, N, A, b->joint_limit, b->partner_sample, err, err_len);
-        if (!w->search) return -1;
-    }
+    mcts_params sp = b->search;
+    mcts_sampled_params ssp = b->sampled_params;
+    sp.seed = ssp.seed = seed;
+    if (play_search_create(&w->search, w->be, b, &sp, &ssp, E, err, err_len)) return -1;
     if (!w->reanalyse) {
         mz_env_params ep = b->env;
         ep.seed = seed;
@@ -179,8 +158,7 @@ static void worker_free(async_worker *w) {
     void *all[] = {w->obs, w->pol, w->act, w->val, w->rew, w->fval, w->term, w->trunc, w->ret, w->renv, w->rstep};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     mz_vecenv_destroy(w->env);
-    mcts_ma_destroy(w->search);
-    mcts_sampled_destroy(w->sampled);
+    play_search_destroy(&w->search);
     wm_destroy(w->model);
     if (w->be) w->be->destroy(w->be);
 }
@@ -208,12 +186,12 @@ static void actor_step(async_worker *w, int t) {
     mz_env_buffers *b = &w->env->buf;
     mcts_ma_model mm = wm_search_model(w->model);
     wm_search_set_obs(w->model, b->obs, E);
-    search_run(w, &mm);
+    play_search_run(&w->search, &mm);
     be->copy_d2h(be, w->obs + k * NO, b->obs, (size_t)E * NO * sizeof(float));
-    be->copy_d2h(be, w->act + k * N, search_actions(w), (size_t)E * N * sizeof(int32_t));
-    be->copy_d2h(be, w->pol + k * NA, search_policy(w), (size_t)E * NA * sizeof(float));
-    be->copy_d2h(be, w->val + k, search_root_value(w), (size_t)E * sizeof(float));
-    be->copy_d2d(be, b->actions, search_actions(w), (size_t)E * N * sizeof(int32_t));
+    be->copy_d2h(be, w->act + k * N, play_search_actions(&w->search), (size_t)E * N * sizeof(int32_t));
+    be->copy_d2h(be, w->pol + k * NA, play_search_policy(&w->search), (size_t)E * NA * sizeof(float));
+    be->copy_d2h(be, w->val + k, play_search_root_value(&w->search), (size_t)E * sizeof(float));
+    be->copy_d2d(be, b->actions, play_search_actions(&w->search), (size_t)E * N * sizeof(int32_t));
     mz_vecenv_step(w->env);
     be->copy_d2h(be, w->rew + k, b->reward, (size_t)E * sizeof(float));
     be->copy_d2h(be, w->term + k, b->terminated, (size_t)E);
@@ -286,9 +264,9 @@ static void *reanalyse_main(void *arg) {
         w->be->copy_h2d(w->be, w->d_obs, w->obs, (size_t)R * NO * sizeof(float));
         mcts_ma_model mm = wm_search_model(w->model);
         wm_search_set_obs(w->model, w->d_obs, R);
-        search_run(w, &mm);
-        w->be->copy_d2h(w->be, w->pol, search_policy(w), (size_t)R * NA * sizeof(float));
-        w->be->copy_d2h(w->be, w->val, search_root_value(w), (size_t)R * sizeof(float));
+        play_search_run(&w->search, &mm);
+        w->be->copy_d2h(w->be, w->pol, play_search_policy(&w->search), (size_t)R * NA * sizeof(float));
+        w->be->copy_d2h(w->be, w->val, play_search_root_value(&w->search), (size_t)R * sizeof(float));
         shared_replay_refresh(a->sr, n, w->renv, w->rstep, w->pol, w->val);
     }
     return NULL;
@@ -473,6 +451,7 @@ mz_params *async_params(async_run *a) { return sync_params(a->learner_side); }
 sync_run *async_sync_side(async_run *a) { return a->learner_side; }
 
 void async_replay_stats(async_run *a, shared_replay_stats *out) { shared_replay_stats_get(a->sr, out); }
+shared_replay *async_replay(async_run *a) { return a->sr; }
 
 void async_position(async_run *a, async_result *out) { fill_result(a, out); }
 

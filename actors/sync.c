@@ -4,6 +4,7 @@
  * to the host, for the return window. The host replay (host_replay) takes
  * host copies of observations, actions, policies and values instead. */
 #include "actors/sync.h"
+#include "actors/play_search.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +29,8 @@ struct sync_run {
     int N, O, A;
     mz_vecenv *env, *eval_env;
     wm_model *model;
-    mcts_ma_search *search, *eval_search;                /* independent or joint */
-    mcts_sampled_search *sampled, *eval_sampled;         /* or sampled */
-    mcts_ma_search *rean_search;                         /* reanalyse: R roots, as the training search */
-    mcts_sampled_search *rean_sampled;
+    play_search search, eval_search; /* self-play's E roots, the evaluation's */
+    play_search rean_search;         /* reanalyse: R roots, as the training search */
     replay *rb;            /* host_replay, or */
     device_replay *drb;    /* the device replay */
     learner *learner;
@@ -104,31 +103,15 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
         mcts_params_noise_free(&eval_params);
         mcts_sampled_params_noise_free(&eval_sampled_params);
     }
-    int built;
-    if (c->sampled) {
-        s->sampled = mcts_sampled_create(be, &c->sampled_params, c->E, s->N, s->A, err, err_len);
-        s->eval_sampled =
-            s->sampled ? mcts_sampled_create(be, &eval_sampled_params, c->eval_envs, s->N, s->A, err, err_len) : NULL;
-        built = s->eval_sampled != NULL;
-        if (built && c->reanalyse)
-            built = (s->rean_sampled = mcts_sampled_create(be, &c->sampled_params, c->reanalyse, s->N, s->A, err,
-                                                           err_len)) != NULL;
-    } else {
-        s->search = mcts_ma_create(be, &c->search, c->mode, c->E, s->N, s->A, c->joint_limit, c->partner_sample, err,
-                                   err_len);
-        s->eval_search = s->search ? mcts_ma_create(be, &eval_params, c->mode, c->eval_envs, s->N, s->A, c->joint_limit,
-                                                    c->partner_sample, err, err_len)
-                                   : NULL;
-        built = s->eval_search != NULL;
-        if (built && c->reanalyse)
-            built = (s->rean_search = mcts_ma_create(be, &c->search, c->mode, c->reanalyse, s->N, s->A, c->joint_limit,
-                                                     c->partner_sample, err, err_len)) != NULL;
-    }
+    int built = play_search_create(&s->search, be, c, &c->search, &c->sampled_params, c->E, err, err_len) == 0 &&
+                play_search_create(&s->eval_search, be, c, &eval_params, &eval_sampled_params, c->eval_envs, err,
+                                   err_len) == 0 &&
+                (!c->reanalyse || play_search_create(&s->rean_search, be, c, &c->search, &c->sampled_params,
+                                                     c->reanalyse, err, err_len) == 0);
     if (!built) {
-        mcts_sampled_destroy(s->sampled);
-        mcts_sampled_destroy(s->eval_sampled);
-        mcts_ma_destroy(s->search);
-        mcts_ma_destroy(s->eval_search);
+        play_search_destroy(&s->search);
+        play_search_destroy(&s->eval_search);
+        play_search_destroy(&s->rean_search);
         wm_destroy(s->model);
         free(s);
         return NULL;
@@ -138,13 +121,8 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     ep.seed = c->env.seed + 0x9e3779b9u;
     s->eval_env = mz_vecenv_create(be, &ep, c->eval_envs);
     /* the searches read the envs' legal-action masks at every root */
-    if (c->sampled) {
-        mcts_sampled_set_avail(s->sampled, s->env->buf.avail);
-        mcts_sampled_set_avail(s->eval_sampled, s->eval_env->buf.avail);
-    } else {
-        mcts_ma_set_avail(s->search, s->env->buf.avail);
-        mcts_ma_set_avail(s->eval_search, s->eval_env->buf.avail);
-    }
+    play_search_set_avail(&s->search, s->env->buf.avail);
+    play_search_set_avail(&s->eval_search, s->eval_env->buf.avail);
     replay_config rc = c->replay;
     rc.E = c->E, rc.N = s->N, rc.O = s->O, rc.A = s->A, rc.max_batch = c->learner.batch, rc.seed = c->seed;
     if (c->host_replay) {
@@ -165,8 +143,7 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
         s->d_avail_prev = be->alloc(be, (size_t)c->E * NA);
         s->d_rean_obs = be->alloc(be, (size_t)c->reanalyse * NO * sizeof(float));
         s->d_rean_avail = be->alloc(be, (size_t)c->reanalyse * NA);
-        if (c->sampled) mcts_sampled_set_avail(s->rean_sampled, s->d_rean_avail);
-        else mcts_ma_set_avail(s->rean_search, s->d_rean_avail);
+        play_search_set_avail(&s->rean_search, s->d_rean_avail);
     }
     if (s->rb) { /* the host replay's staging; the device replay reads device arrays */
         s->h_obs = xcalloc((size_t)c->E * NO, sizeof(float));
@@ -207,12 +184,9 @@ void sync_destroy(sync_run *s) {
     device_replay_destroy(s->drb);
     mz_vecenv_destroy(s->env);
     mz_vecenv_destroy(s->eval_env);
-    mcts_ma_destroy(s->search);
-    mcts_ma_destroy(s->eval_search);
-    mcts_sampled_destroy(s->sampled);
-    mcts_sampled_destroy(s->eval_sampled);
-    mcts_ma_destroy(s->rean_search);
-    mcts_sampled_destroy(s->rean_sampled);
+    play_search_destroy(&s->search);
+    play_search_destroy(&s->eval_search);
+    play_search_destroy(&s->rean_search);
     wm_destroy(s->model);
     free(s);
 }
@@ -245,19 +219,9 @@ static void search_run(sync_run *s, int eval, const mcts_ma_model *mm) {
         s->timed.seconds = &s->time.model_forward;
         mm = &timed;
     }
-    if (s->cfg.sampled) mcts_sampled_run(eval ? s->eval_sampled : s->sampled, mm);
-    else mcts_ma_run(eval ? s->eval_search : s->search, mm);
+    play_search_run(eval ? &s->eval_search : &s->search, mm);
     if (!eval) s->be->sync(s->be); /* its kernels are the search's time, not the next part's */
     if (!eval) s->time.search += mz_clock_seconds() - t0 - (s->time.model_forward - model0);
-}
-static const int32_t *search_actions(const sync_run *s) {
-    return s->cfg.sampled ? mcts_sampled_actions(s->sampled) : mcts_ma_actions(s->search);
-}
-static const float *search_policy(const sync_run *s) {
-    return s->cfg.sampled ? mcts_sampled_policy(s->sampled) : mcts_ma_policy(s->search);
-}
-static const float *search_root_value(const sync_run *s) {
-    return s->cfg.sampled ? mcts_sampled_root_value(s->sampled) : mcts_ma_root_value(s->search);
 }
 
 /* value of E device observations into s->d_value (the root call's value),
@@ -280,10 +244,11 @@ static void rollout_step(sync_run *s) {
     wm_search_set_obs(s->model, b->obs, E);
     search_run(s, 0, &mm);
     double t0 = mz_clock_seconds();
-    const float *policy = search_policy(s);
+    const float *policy = play_search_policy(&s->search);
     if (s->cfg.awpo) { /* AWPO's targets replace the search's, on the device with either replay */
-        awpo_policy_targets_device(s->awpo_dev, s->d_pol, mcts_sampled_root_joint(s->sampled),
-                                   mcts_sampled_root_weights(s->sampled), mcts_sampled_root_advantage(s->sampled), s->N,
+        awpo_policy_targets_device(s->awpo_dev, s->d_pol, mcts_sampled_root_joint(s->search.sampled),
+                                   mcts_sampled_root_weights(s->search.sampled),
+                                   mcts_sampled_root_advantage(s->search.sampled), s->N,
                                    s->A, s->cfg.awpo_alpha, s->cfg.awpo_clip, &s->awpo);
         policy = s->d_pol;
     }
@@ -292,11 +257,11 @@ static void rollout_step(sync_run *s) {
         if (s->d_avail_prev) be->copy_d2d(be, s->d_avail_prev, b->avail, E * NA);
     } else {
         be->copy_d2h(be, s->h_obs, b->obs, (size_t)E * NO * sizeof(float));
-        be->copy_d2h(be, s->h_act, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
+        be->copy_d2h(be, s->h_act, play_search_actions(&s->search), (size_t)E * s->N * sizeof(int32_t));
         be->copy_d2h(be, s->h_pol, policy, (size_t)E * NA * sizeof(float));
-        be->copy_d2h(be, s->h_val, search_root_value(s), (size_t)E * sizeof(float));
+        be->copy_d2h(be, s->h_val, play_search_root_value(&s->search), (size_t)E * sizeof(float));
     }
-    be->copy_d2d(be, b->actions, search_actions(s), (size_t)E * s->N * sizeof(int32_t));
+    be->copy_d2d(be, b->actions, play_search_actions(&s->search), (size_t)E * s->N * sizeof(int32_t));
     be->sync(be); /* with the device replay nothing above waits for the device: time each part's kernels in it */
     double t1 = mz_clock_seconds();
     mz_vecenv_step(s->env);
@@ -312,8 +277,8 @@ static void rollout_step(sync_run *s) {
     if (any_trunc) values_of(s, b->final_obs, E); /* bootstrap of the truncated episodes */
     double t4 = mz_clock_seconds();
     if (s->drb) {
-        device_replay_add(s->drb, s->d_obs_prev, s->d_avail_prev, search_actions(s), b->reward, b->terminated,
-                          b->truncated, policy, search_root_value(s), s->d_value);
+        device_replay_add(s->drb, s->d_obs_prev, s->d_avail_prev, play_search_actions(&s->search), b->reward,
+                          b->terminated, b->truncated, policy, play_search_root_value(&s->search), s->d_value);
     } else {
         be->copy_d2h(be, s->h_rew, b->reward, (size_t)E * sizeof(float));
         replay_add(s->rb, s->h_obs, s->h_act, s->h_rew, s->h_term, s->h_trunc, s->h_pol, s->h_val, s->h_fval);
@@ -335,15 +300,8 @@ static void reanalyse(sync_run *s) {
     device_replay_pick(s->drb, R, (uint64_t)s->env_steps, s->d_rean_obs, s->d_rean_avail);
     mcts_ma_model mm = wm_search_model(s->model);
     wm_search_set_obs(s->model, s->d_rean_obs, R);
-    const float *policy, *value;
-    if (s->cfg.sampled) {
-        mcts_sampled_run(s->rean_sampled, &mm);
-        policy = mcts_sampled_policy(s->rean_sampled), value = mcts_sampled_root_value(s->rean_sampled);
-    } else {
-        mcts_ma_run(s->rean_search, &mm);
-        policy = mcts_ma_policy(s->rean_search), value = mcts_ma_root_value(s->rean_search);
-    }
-    device_replay_refresh(s->drb, R, policy, value);
+    play_search_run(&s->rean_search, &mm);
+    device_replay_refresh(s->drb, R, play_search_policy(&s->rean_search), play_search_root_value(&s->rean_search));
     s->be->sync(s->be);
     s->time.reanalyse += mz_clock_seconds() - t0;
 }
@@ -408,9 +366,7 @@ double sync_evaluate_episodes(sync_run *s, int use_search, double *returns, doub
         wm_search_set_obs(s->model, b->obs, E);
         if (use_search) { /* the search's own choice: noisy as in self-play, or noise-free (see sync_create) */
             search_run(s, 1, &mm);
-            const int32_t *chosen =
-                s->cfg.sampled ? mcts_sampled_actions(s->eval_sampled) : mcts_ma_actions(s->eval_search);
-            be->copy_d2d(be, b->actions, chosen, (size_t)E * N * sizeof(int32_t));
+            be->copy_d2d(be, b->actions, play_search_actions(&s->eval_search), (size_t)E * N * sizeof(int32_t));
         } else {
             /* the prior: argmax, or a Gumbel-max sample, over the legal
              * actions, on the device (src/nn's masked sampler, PPO's too): an illegal argmax of
@@ -451,15 +407,9 @@ static int state_blocks(sync_run *s, mz_state_block *list) {
     if (s->drb) device_replay_state_blocks(s->drb, list, &n, max);
     else replay_state_blocks(s->rb, list, &n, max);
     mz_vecenv_state_blocks(s->env, "env", list, &n, max);
-    if (s->cfg.sampled) {
-        mcts_sampled_state_blocks(s->sampled, "search", list, &n, max);
-        mcts_sampled_state_blocks(s->eval_sampled, "eval_search", list, &n, max);
-        if (s->rean_sampled) mcts_sampled_state_blocks(s->rean_sampled, "reanalyse_search", list, &n, max);
-    } else {
-        mcts_ma_state_blocks(s->search, "search", list, &n, max);
-        mcts_ma_state_blocks(s->eval_search, "eval_search", list, &n, max);
-        if (s->rean_search) mcts_ma_state_blocks(s->rean_search, "reanalyse_search", list, &n, max);
-    }
+    play_search_state_blocks(&s->search, "search", list, &n, max);
+    play_search_state_blocks(&s->eval_search, "eval_search", list, &n, max);
+    play_search_state_blocks(&s->rean_search, "reanalyse_search", list, &n, max);
     return n;
 }
 
