@@ -130,6 +130,7 @@ static int worker_build(async_worker *w, char *err, size_t err_len) {
         ep.seed = seed;
         w->env = mz_vecenv_create(w->be, &ep, E);
         mz_vecenv_reset(w->env);
+        play_search_set_avail(&w->search, w->env->buf.avail); /* as sync self-play: legal actions only at the roots */
     }
     size_t LE = (size_t)L * E, NO = (size_t)N * O, NA = (size_t)N * A;
     w->d_logits = w->be->alloc(w->be, (size_t)E * NA * sizeof(float));

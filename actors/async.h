@@ -69,6 +69,8 @@ mz_params *async_params(async_run *a);
 /* The learner side (model, learner, evaluation), for checkpoints and evaluation. */
 sync_run *async_sync_side(async_run *a);
 void async_replay_stats(async_run *a, shared_replay_stats *out);
+/* Its shared replay (tests read stored steps from it after async_stop). */
+shared_replay *async_replay(async_run *a);
 /* The counters and training return as async_step reports them (after a
  * resume: where the saved run was). */
 void async_position(async_run *a, async_result *out);

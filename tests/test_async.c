@@ -20,6 +20,8 @@
  *     actor failure makes the run report it (-1 and the message); SIGINT
  *     mid-run returns 130 within seconds with a loadable checkpoint and a
  *     metrics.jsonl whose every line is JSON;
+ *   legal actions: async actors on LBF never load away from a food (their
+ *     roots read the envs' legal-action masks, as sync self-play's do);
  *   resume: a stopped run's model and async_save_state load into a new run
  *     with equal counters, replay bookkeeping and priorities; it goes on
  *     with a finite first loss and the parameter versions continuing, and
@@ -43,6 +45,7 @@
 #include "actors/mazero_train.h"
 #include "actors/param_slot.h"
 #include "learner/shared_replay.h"
+#include "envs/lbf/lbf.h"
 #include "learner/sumtree.h"
 #include "src/nn/checkpoint.h"
 #include "src/rng.h"
@@ -435,6 +438,15 @@ static async_run *make_run(const mz_config *cfg) {
     return a;
 }
 
+/* Runs a started run to its end; its last result in *r. */
+static void run_to_end(async_run *a, async_result *r) {
+    int st;
+    double t0 = mz_clock_seconds();
+    while ((st = async_step(a, r)) > 0) assert_true(mz_clock_seconds() - t0 < 60.0);
+    assert_int_equal(st, 0);
+    async_stop(a);
+}
+
 static void test_chain_reaches_optimum(void **state) {
     (void)state;
     int seeds = under_tsan() ? 1 : 10, reached_seeds = 0;
@@ -486,16 +498,57 @@ static void test_reanalyse(void **state) {
     async_run *a = make_run(&cfg);
     async_start(a);
     async_result r;
-    int st;
-    while ((st = async_step(a, &r)) > 0) {
-    }
-    assert_int_equal(st, 0);
-    async_stop(a);
+    run_to_end(a, &r);
     shared_replay_stats rs;
     async_replay_stats(a, &rs);
     print_message("reanalyse: %lld env steps, %lld reserved, %lld targets rewritten\n", (long long)r.env_steps,
                   (long long)r.flow.reanalysed, (long long)rs.refreshed);
     assert_true(rs.refreshed > 0 && r.flow.reanalysed <= 0.5 * (double)r.env_steps);
+    async_destroy(a);
+}
+
+/* LBF's load action is legal only beside a food, visible within the
+ * agent's sight: the actors' searches must never choose it elsewhere
+ * (without their envs' legal-action masks at the roots about 1 in 6 of the
+ * untrained model's choices would be). Checked on the windows' first steps
+ * of batches drawn after the run. */
+static void test_actor_roots_legal(void **state) {
+    (void)state;
+    char err[2048];
+    char *over[] = {"log.console=quiet",   "mode=async",           "total_env_steps=640", "muzero.min_replay_steps=160",
+                    "async.num_actors=2",  "async.segment_length=8", "async.num_reanalyse=0"};
+    mz_config cfg;
+    if (mz_config_load(&cfg, "configs/lbf_mazero_sync.json", 7, over, err, sizeof err)) fail_msg("%s", err);
+    async_config ac;
+    if (mz_mazero_async_config(&ac, &cfg, err, sizeof err)) fail_msg("%s", err);
+    async_run *a = async_create(test_cpu_backend(), &ac, err, sizeof err);
+    if (!a) fail_msg("%s", err);
+    async_start(a);
+    async_result r;
+    run_to_end(a, &r);
+    shared_replay *sr = async_replay(a);
+    int N = ac.base.env.N, O = ac.base.env.O, F = O / 3 - N;
+    shared_batch b;
+    shared_batch_alloc(&b, sr);
+    int64_t loads = 0, illegal_places = 0;
+    for (int draw = 0; draw < 20; draw++) {
+        assert_true(shared_replay_sample(sr, &b));
+        for (int w = 0; w < b.batch.B; w++)
+            for (int i = 0; i < N; i++) {
+                const float *o = b.batch.obs + ((size_t)w * N + i) * O, *me = o + 3 * F;
+                int beside_food = 0;
+                for (int f = 0; f < F; f++)
+                    beside_food |= o[3 * f + 2] > 0.0f && fabsf(o[3 * f] - me[0]) + fabsf(o[3 * f + 1] - me[1]) == 1.0f;
+                int load = b.batch.actions[(size_t)w * N + i] == LBF_LOAD;
+                loads += load;
+                illegal_places += !beside_food;
+                if (load && !beside_food) fail_msg("window %d agent %d loads with no food beside it", w, i);
+            }
+    }
+    print_message("lbf async: %lld agent-steps without a food beside, %lld loads (all beside a food)\n",
+                  (long long)illegal_places, (long long)loads);
+    assert_true(illegal_places > 100);
+    shared_batch_free(&b);
     async_destroy(a);
 }
 
@@ -595,15 +648,6 @@ static void assert_stats_equal(const shared_replay_stats *x, const shared_replay
     assert_int_equal(x->ready, y->ready);
     assert_int_equal(x->refreshed, y->refreshed);
     assert_true(fabs(x->priority_total - y->priority_total) <= 1e-9 * (1.0 + fabs(x->priority_total)));
-}
-
-/* Runs a started run to its end; its last result in *r. */
-static void run_to_end(async_run *a, async_result *r) {
-    int st;
-    double t0 = mz_clock_seconds();
-    while ((st = async_step(a, r)) > 0) assert_true(mz_clock_seconds() - t0 < 60.0);
-    assert_int_equal(st, 0);
-    async_stop(a);
 }
 
 static void test_resume_state(void **state) {
@@ -797,6 +841,7 @@ static int run_async(void) {
         cmocka_unit_test(test_flow_ratio),
         cmocka_unit_test(test_chain_reaches_optimum),
         cmocka_unit_test(test_reanalyse),
+        cmocka_unit_test(test_actor_roots_legal),
         cmocka_unit_test(test_injected_failure),
         cmocka_unit_test(test_sigint_checkpoint),
         cmocka_unit_test(test_resume_state),
