@@ -110,11 +110,10 @@ static int worker_build(async_worker *w, char *err, size_t err_len) {
     int L = w->reanalyse ? 1 : a->cfg.segment_length;
     uint64_t seed = worker_seed(a, w->reanalyse ? a->cfg.actors + w->id : w->id);
     w->be = mz_backend_cpu_create(1);
-    int per = !b->sampled && b->mode == MCTS_MA_INDEPENDENT ? N : 1;
     wm_config mc = b->model;
     mc.N = N, mc.O = O, mc.A = A;
     mc.max_batch = 1; /* never trains */
-    mc.max_trees = E * per;
+    mc.max_trees = play_search_trees(b, E);
     mc.max_envs = E;
     mc.max_nodes = b->search.num_simulations + 1;
     mc.K = b->replay.K;

@@ -11,6 +11,10 @@ int play_search_create(play_search *out, mz_backend *be, const sync_config *c, c
     return out->ma || out->sampled ? 0 : -1;
 }
 
+int play_search_trees(const sync_config *c, int E) {
+    return !c->sampled && c->mode == MCTS_MA_INDEPENDENT ? E * c->env.N : E;
+}
+
 void play_search_destroy(play_search *p) {
     mcts_ma_destroy(p->ma);
     mcts_sampled_destroy(p->sampled);

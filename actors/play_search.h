@@ -18,6 +18,9 @@ typedef struct {
  * 0, or -1 with err set and *out empty. */
 int play_search_create(play_search *out, mz_backend *be, const sync_config *c, const mcts_params *params,
                        const mcts_sampled_params *sampled_params, int E, char *err, size_t err_len);
+/* Trees the world model's search callbacks batch for E roots (wm_config's
+ * max_trees): N per root for the per-agent search, one otherwise. */
+int play_search_trees(const sync_config *c, int E);
 void play_search_destroy(play_search *p); /* leaves it empty; an empty one is a no-op */
 /* The roots' legal actions [E*N*A], read at every search. */
 void play_search_set_avail(const play_search *p, const uint8_t *avail);

@@ -79,11 +79,10 @@ sync_run *sync_create(mz_backend *be, const sync_config *cfg, char *err, size_t 
     s->N = c->env.N, s->O = c->env.O, s->A = c->env.A;
     int maxE = c->E > c->eval_envs ? c->E : c->eval_envs;
     if (c->reanalyse > maxE) maxE = c->reanalyse;
-    int per = !c->sampled && c->mode == MCTS_MA_INDEPENDENT ? s->N : 1;
     wm_config mc = c->model;
     mc.N = s->N, mc.O = s->O, mc.A = s->A;
     mc.max_batch = c->learner.batch;
-    mc.max_trees = maxE * per;
+    mc.max_trees = play_search_trees(c, maxE);
     mc.max_envs = maxE;
     mc.max_nodes = c->search.num_simulations + 1;
     mc.K = c->replay.K;

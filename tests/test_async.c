@@ -429,13 +429,18 @@ static void load_chain(mz_config *cfg, char *const *extra, int n_extra) {
     if (mz_config_load(cfg, "configs/chain_mazero_async.json", n, over, err, sizeof err)) fail_msg("%s", err);
 }
 
-static async_run *make_run(const mz_config *cfg) {
+/* The run of cfg; its async config (env sizes filled in) into *ac. */
+static async_run *make_run_config(const mz_config *cfg, async_config *ac) {
     char err[1024];
-    async_config ac;
-    if (mz_mazero_async_config(&ac, cfg, err, sizeof err)) fail_msg("%s", err);
-    async_run *a = async_create(test_cpu_backend(), &ac, err, sizeof err);
+    if (mz_mazero_async_config(ac, cfg, err, sizeof err)) fail_msg("%s", err);
+    async_run *a = async_create(test_cpu_backend(), ac, err, sizeof err);
     if (!a) fail_msg("%s", err);
     return a;
+}
+
+static async_run *make_run(const mz_config *cfg) {
+    async_config ac;
+    return make_run_config(cfg, &ac);
 }
 
 /* Runs a started run to its end; its last result in *r. */
@@ -520,9 +525,7 @@ static void test_actor_roots_legal(void **state) {
     mz_config cfg;
     if (mz_config_load(&cfg, "configs/lbf_mazero_sync.json", 7, over, err, sizeof err)) fail_msg("%s", err);
     async_config ac;
-    if (mz_mazero_async_config(&ac, &cfg, err, sizeof err)) fail_msg("%s", err);
-    async_run *a = async_create(test_cpu_backend(), &ac, err, sizeof err);
-    if (!a) fail_msg("%s", err);
+    async_run *a = make_run_config(&cfg, &ac);
     async_start(a);
     async_result r;
     run_to_end(a, &r);
